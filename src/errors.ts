@@ -1,0 +1,101 @@
+/**
+ * Every failure a user can meet is a VmsfxError with a stable `code` and a documented exit code.
+ * The CLI prints `vmsfx: <message>` and exits with `exitCode`; anything else is a bug (exit 1).
+ * Codes and exit codes are part of the public contract: README.md lists them, never renumber.
+ */
+
+export const EXIT = {
+  ok: 0,
+  internal: 1,
+  usage: 2,
+  fileNotFound: 3,
+  io: 4,
+  diskFull: 5,
+  notABundle: 10,
+  truncated: 11,
+  corrupt: 12,
+  blockHash: 13,
+  manifestInvalid: 14,
+  unsupportedVersion: 15,
+  engineMismatch: 16,
+  blockMissing: 17,
+  recipeInvalid: 20,
+  captureTimeout: 21,
+  guestFailed: 30,
+  stateLocked: 31,
+  interrupted: 130,
+} as const;
+
+export type ErrorCode =
+  | "VMSFX_USAGE"
+  | "VMSFX_FILE_NOT_FOUND"
+  | "VMSFX_IO"
+  | "VMSFX_DISK_FULL"
+  | "VMSFX_NOT_A_BUNDLE"
+  | "VMSFX_BUNDLE_TRUNCATED"
+  | "VMSFX_BUNDLE_CORRUPT"
+  | "VMSFX_BLOCK_HASH_MISMATCH"
+  | "VMSFX_MANIFEST_INVALID"
+  | "VMSFX_UNSUPPORTED_VERSION"
+  | "VMSFX_ENGINE_MISMATCH"
+  | "VMSFX_BLOCK_MISSING"
+  | "VMSFX_RECIPE_INVALID"
+  | "VMSFX_CAPTURE_TIMEOUT"
+  | "VMSFX_GUEST_FAILED"
+  | "VMSFX_STATE_LOCKED"
+  | "VMSFX_INTERRUPTED";
+
+const EXIT_BY_CODE: Record<ErrorCode, number> = {
+  VMSFX_USAGE: EXIT.usage,
+  VMSFX_FILE_NOT_FOUND: EXIT.fileNotFound,
+  VMSFX_IO: EXIT.io,
+  VMSFX_DISK_FULL: EXIT.diskFull,
+  VMSFX_NOT_A_BUNDLE: EXIT.notABundle,
+  VMSFX_BUNDLE_TRUNCATED: EXIT.truncated,
+  VMSFX_BUNDLE_CORRUPT: EXIT.corrupt,
+  VMSFX_BLOCK_HASH_MISMATCH: EXIT.blockHash,
+  VMSFX_MANIFEST_INVALID: EXIT.manifestInvalid,
+  VMSFX_UNSUPPORTED_VERSION: EXIT.unsupportedVersion,
+  VMSFX_ENGINE_MISMATCH: EXIT.engineMismatch,
+  VMSFX_BLOCK_MISSING: EXIT.blockMissing,
+  VMSFX_RECIPE_INVALID: EXIT.recipeInvalid,
+  VMSFX_CAPTURE_TIMEOUT: EXIT.captureTimeout,
+  VMSFX_GUEST_FAILED: EXIT.guestFailed,
+  VMSFX_STATE_LOCKED: EXIT.stateLocked,
+  VMSFX_INTERRUPTED: EXIT.interrupted,
+};
+
+export class VmsfxError extends Error {
+  readonly code: ErrorCode;
+  readonly exitCode: number;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "VmsfxError";
+    this.code = code;
+    this.exitCode = EXIT_BY_CODE[code];
+  }
+}
+
+export function isVmsfxError(e: unknown): e is VmsfxError {
+  return e instanceof VmsfxError;
+}
+
+/** Maps Node's filesystem errors to coded ones so no errno ever reaches a user raw. */
+export function fromFsError(e: unknown, path: string, doing: string): VmsfxError {
+  const code = (e as NodeJS.ErrnoException)?.code;
+  if (code === "ENOENT") {
+    return new VmsfxError("VMSFX_FILE_NOT_FOUND", `${path}: no such file (while ${doing}). Check the path.`, { cause: e });
+  }
+  if (code === "ENOSPC" || code === "EDQUOT") {
+    return new VmsfxError("VMSFX_DISK_FULL", `${path}: disk full (while ${doing}). Free some space and try again; nothing was replaced.`, { cause: e });
+  }
+  if (code === "EACCES" || code === "EPERM" || code === "EROFS") {
+    return new VmsfxError("VMSFX_IO", `${path}: permission denied or read-only (while ${doing}).`, { cause: e });
+  }
+  if (code === "EISDIR") {
+    return new VmsfxError("VMSFX_IO", `${path}: is a directory (while ${doing}).`, { cause: e });
+  }
+  const detail = e instanceof Error ? e.message : String(e);
+  return new VmsfxError("VMSFX_IO", `${path}: ${detail} (while ${doing}).`, { cause: e });
+}

@@ -1,0 +1,105 @@
+import { promises as fsp } from "node:fs";
+import * as path from "node:path";
+import { fromFsError } from "../errors";
+import { encodeBlock, isAllZero } from "./block-codec";
+import { blockCount, type BlockHash, type BlockMap } from "./manifest";
+import { tempPathFor } from "./atomic-file";
+
+export interface StoreStats {
+  rawBytes: number;
+  zeroBlocks: number;
+  zeroBytes: number;
+  dedupBlocks: number;
+  dedupBytes: number;
+  storedBlocks: number;
+  storedBytes: number;
+}
+
+/** Reads `length` bytes at `offset` of some image: a Buffer in memory or a file on disk. */
+export type ByteSource = (offset: number, length: number) => Promise<Uint8Array>;
+
+export function bufferSource(buf: Uint8Array): ByteSource {
+  return async (offset, length) => buf.subarray(offset, offset + length);
+}
+
+export async function fileSource(file: string): Promise<{ size: number; read: ByteSource; close(): Promise<void> }> {
+  const h = await fsp.open(file, "r").catch((e) => Promise.reject(fromFsError(e, file, "opening")));
+  const { size } = await h.stat();
+  return {
+    size,
+    read: async (offset, length) => {
+      const buf = Buffer.allocUnsafe(length);
+      const { bytesRead } = await h.read(buf, 0, length, offset);
+      if (bytesRead !== length) throw fromFsError(new Error("file shrank while being read"), file, "reading");
+      return buf;
+    },
+    close: () => h.close(),
+  };
+}
+
+/**
+ * The writing side of a snapshot directory's `blocks/`: content-addressed, zstd per block,
+ * all-zero blocks elided and identical blocks stored once. Each block file is written to a temp
+ * name, fsynced and renamed, so a crash never leaves a block file whose bytes don't match its name.
+ */
+export class BlockStoreWriter {
+  readonly stats: StoreStats = { rawBytes: 0, zeroBlocks: 0, zeroBytes: 0, dedupBlocks: 0, dedupBytes: 0, storedBlocks: 0, storedBytes: 0 };
+  private readonly known = new Set<BlockHash>();
+
+  constructor(
+    readonly blocksDir: string,
+    private readonly level: number,
+  ) {}
+
+  static async create(blocksDir: string, level: number): Promise<BlockStoreWriter> {
+    await fsp.mkdir(blocksDir, { recursive: true }).catch((e) => Promise.reject(fromFsError(e, blocksDir, "creating")));
+    return new BlockStoreWriter(blocksDir, level);
+  }
+
+  /** Stores one block; returns null for an all-zero block, which is never written. */
+  async put(raw: Uint8Array): Promise<BlockHash | null> {
+    this.stats.rawBytes += raw.byteLength;
+    if (isAllZero(raw)) {
+      this.stats.zeroBlocks++;
+      this.stats.zeroBytes += raw.byteLength;
+      return null;
+    }
+    const { hash, stored } = await encodeBlock(raw, this.level);
+    if (this.known.has(hash)) {
+      this.stats.dedupBlocks++;
+      this.stats.dedupBytes += raw.byteLength;
+      return hash;
+    }
+    this.known.add(hash);
+    const target = path.join(this.blocksDir, hash);
+    const tmp = tempPathFor(target);
+    try {
+      const h = await fsp.open(tmp, "wx", 0o644);
+      try {
+        await h.writeFile(stored);
+        await h.sync();
+      } finally {
+        await h.close();
+      }
+      await fsp.rename(tmp, target);
+    } catch (e) {
+      await fsp.rm(tmp, { force: true }).catch(() => undefined);
+      throw fromFsError(e, target, "writing a block");
+    }
+    this.stats.storedBlocks++;
+    this.stats.storedBytes += stored.byteLength;
+    return hash;
+  }
+
+  /** Cuts an image into blocks; `onProgress` gets bytes done so far. */
+  async putImage(read: ByteSource, size: number, blockSize: number, onProgress?: (done: number) => void): Promise<BlockMap> {
+    const blocks: (BlockHash | null)[] = [];
+    for (let i = 0; i < blockCount(size, blockSize); i++) {
+      const offset = i * blockSize;
+      const length = Math.min(blockSize, size - offset);
+      blocks.push(await this.put(await read(offset, length)));
+      onProgress?.(offset + length);
+    }
+    return { size, blockSize, blocks };
+  }
+}

@@ -1,0 +1,105 @@
+import { promises as fsp, type promises } from "node:fs";
+import { VmsfxError, fromFsError } from "../errors";
+import { parseManifest, type BlockHash, type Manifest } from "./manifest";
+import type { SnapshotSource } from "./snapshot-source";
+import { decodeFooter, decodeToc, FOOTER_FROM_END, FOOTER_SIZE, hasFooterMagic, sha256, TAIL_SIZE, TAR_BLOCK, type Footer, type Toc, type TocEntry } from "./bundle-layout";
+
+/**
+ * Reads a bundle — a standalone `.vmsfx` file or the payload appended to the launcher executable —
+ * with positioned reads only: nothing is extracted and no name from the archive touches the disk.
+ */
+export interface BundleSource extends SnapshotSource {
+  readonly footer: Footer;
+  readonly toc: Toc;
+  /** Where the bundle starts inside the file (0 for a plain bundle, the runtime size for an executable). */
+  readonly bundleStart: number;
+  readonly fileSize: number;
+  readonly manifestBytes: Buffer;
+  /** Reads a span of the file in one call; the hot region is read this way at resume. */
+  readSpan(offset: number, length: number): Promise<Buffer>;
+  entry(hash: BlockHash): TocEntry | undefined;
+}
+
+async function readExact(h: promises.FileHandle, pos: number, length: number, where: string): Promise<Buffer> {
+  const buf = Buffer.allocUnsafe(length);
+  let done = 0;
+  while (done < length) {
+    const { bytesRead } = await h.read(buf, done, length - done, pos + done);
+    if (bytesRead === 0) {
+      throw new VmsfxError("VMSFX_BUNDLE_TRUNCATED", `${where}: the file ends early. It was cut short (an interrupted copy or download); copy or download it again.`);
+    }
+    done += bytesRead;
+  }
+  return buf;
+}
+
+export async function openBundle(file: string): Promise<BundleSource> {
+  const h = await fsp.open(file, "r").catch((e) => Promise.reject(fromFsError(e, file, "opening the bundle")));
+  try {
+    return await readBundle(h, file);
+  } catch (e) {
+    await h.close();
+    throw e;
+  }
+}
+
+async function readBundle(h: promises.FileHandle, file: string): Promise<BundleSource> {
+  const st = await h.stat();
+  if (st.isDirectory()) throw new VmsfxError("VMSFX_NOT_A_BUNDLE", `${file}: is a directory, not a bundle.`);
+  const fileSize = st.size;
+  if (fileSize < TAIL_SIZE) {
+    throw await notABundle(h, file, fileSize);
+  }
+  const footerBytes = await readExact(h, fileSize - FOOTER_FROM_END, FOOTER_SIZE, file);
+  if (!hasFooterMagic(footerBytes)) throw await notABundle(h, file, fileSize);
+  const footer = decodeFooter(footerBytes, fileSize, file);
+  const bundleStart = fileSize - footer.bundleLength;
+  const tocBytes = await readExact(h, bundleStart + footer.tocOffset, footer.tocLength, file);
+  if (sha256(tocBytes) !== footer.tocSha256) {
+    throw new VmsfxError("VMSFX_BUNDLE_CORRUPT", `${file}: table of contents does not match its checksum. The file is damaged; download or copy it again.`);
+  }
+  const dataEnd = footer.tocOffset - TAR_BLOCK;
+  const toc = decodeToc(tocBytes, dataEnd, file);
+  const manifestBytes = await readExact(h, bundleStart + toc.manifest.offset, toc.manifest.length, file);
+  if (sha256(manifestBytes) !== toc.manifest.sha256) {
+    throw new VmsfxError("VMSFX_BUNDLE_CORRUPT", `${file}: manifest does not match its checksum. The file is damaged; download or copy it again.`);
+  }
+  const manifest: Manifest = parseManifest(manifestBytes);
+  return {
+    manifest,
+    manifestBytes,
+    footer,
+    toc,
+    bundleStart,
+    fileSize,
+    location: file,
+    entry: (hash) => toc.blocks.get(hash),
+    storedSize: (hash) => toc.blocks.get(hash)?.length,
+    readSpan: (offset, length) => readExact(h, bundleStart + offset, length, file),
+    async readStored(hash: BlockHash, rawLength: number) {
+      const e = toc.blocks.get(hash);
+      if (!e) {
+        throw new VmsfxError("VMSFX_BLOCK_MISSING", `${file}: block ${hash.slice(0, 12)}… named by the manifest is not in the bundle. The bundle is incomplete; pack it again.`);
+      }
+      if (e.length > rawLength) {
+        throw new VmsfxError("VMSFX_BLOCK_HASH_MISMATCH", `${file}: block ${hash.slice(0, 12)}… is larger than its raw size. The file is corrupted; download or copy it again.`);
+      }
+      return readExact(h, bundleStart + e.offset, e.length, file);
+    },
+    close: () => h.close(),
+  };
+}
+
+/**
+ * No footer: either this never was a bundle, or its tail was cut off. A plain bundle starts with
+ * the manifest's tar header, which tells the two apart for the common case of a broken download.
+ */
+async function notABundle(h: promises.FileHandle, file: string, fileSize: number): Promise<VmsfxError> {
+  if (fileSize >= TAR_BLOCK) {
+    const head = await readExact(h, 0, TAR_BLOCK, file);
+    if (head.subarray(0, 14).toString("latin1") === "manifest.json\0") {
+      return new VmsfxError("VMSFX_BUNDLE_TRUNCATED", `${file}: the bundle is cut short (its footer is missing). Copy or download it again.`);
+    }
+  }
+  return new VmsfxError("VMSFX_NOT_A_BUNDLE", `${file}: not a vmsfx bundle (no vmsfx footer at its end). Pass a file made by \`vmsfx pack\`.`);
+}

@@ -1,0 +1,112 @@
+import { createWriteStream, promises as fsp } from "node:fs";
+import { once } from "node:events";
+import { pipeline } from "node:stream/promises";
+import { Transform } from "node:stream";
+import * as tar from "tar-stream";
+import { VmsfxError, fromFsError } from "../errors";
+import { blockLength, serializeManifest, type BlockHash, type BlockMap, type Manifest } from "./manifest";
+import type { SnapshotSource } from "./snapshot-source";
+import { encodeFooter, encodeToc, FORMAT_VERSION, sha256, TAR_BLOCK, TAR_END, tarPadded, type TocEntry } from "./bundle-layout";
+import { commitTempFile, tempPathFor } from "./atomic-file";
+
+/**
+ * Hot-set order: what resume needs first sits first, so a reader (or an HTTP client) streams it
+ * in one sweep. The CPU/device state and memory are needed before the guest runs; disks are read
+ * on demand; boot files only matter for a cold boot.
+ */
+export function hotOrder(m: Manifest): { hash: BlockHash; size: number }[] {
+  const out: { hash: BlockHash; size: number }[] = [];
+  const seen = new Set<BlockHash>();
+  const add = (hash: BlockHash, size: number) => {
+    if (!seen.has(hash)) {
+      seen.add(hash);
+      out.push({ hash, size });
+    }
+  };
+  const addMap = (map: BlockMap) => map.blocks.forEach((h, i) => h && add(h, blockLength(map, i)));
+  add(m.state.hash, m.state.size);
+  addMap(m.memory);
+  addMap(m.vgaMemory);
+  m.disks.forEach((d) => addMap(d.map));
+  if (m.boot) [m.boot.bios, m.boot.vgaBios, m.boot.kernel, m.boot.initrd].forEach((x) => x && addMap(x));
+  return out;
+}
+
+export interface WriteBundleOptions {
+  /** Bytes placed before the bundle (the launcher executable); the bundle is appended to them. */
+  prefixFile?: string;
+  /** Unix mode of the result (0o755 for an executable). */
+  mode?: number;
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface WriteBundleResult {
+  bytes: number;
+  bundleLength: number;
+  blocks: number;
+}
+
+const HIGH_WATER = 8 << 20;
+
+export async function writeBundle(source: SnapshotSource, out: string, opts: WriteBundleOptions = {}): Promise<WriteBundleResult> {
+  const manifest = source.manifest;
+  const manifestBytes = serializeManifest(manifest);
+  const order = hotOrder(manifest);
+  const tmp = tempPathFor(out);
+  const fileStream = createWriteStream(tmp, { flags: "wx", mode: opts.mode ?? 0o644 });
+  let written = 0;
+  let prefixLength = 0;
+  try {
+    if (opts.prefixFile) {
+      const prefix = await fsp.readFile(opts.prefixFile).catch((e) => Promise.reject(fromFsError(e, opts.prefixFile!, "reading the launcher")));
+      prefixLength = prefix.byteLength;
+      if (!fileStream.write(prefix)) await once(fileStream, "drain");
+    }
+    const pack = tar.pack();
+    const counter = new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        written += chunk.byteLength;
+        cb(null, chunk);
+      },
+    });
+    const done = pipeline(pack, counter, fileStream);
+    // Positions are computed from the tar layout (names are short ASCII, so every header is one
+    // 512-byte block with no pax record) and checked against the bytes actually written below.
+    let pos = 0;
+    const add = async (name: string, data: Uint8Array): Promise<TocEntry> => {
+      const entry = { offset: pos + TAR_BLOCK, length: data.byteLength };
+      pos += TAR_BLOCK + tarPadded(data.byteLength);
+      await new Promise<void>((resolve, reject) =>
+        pack.entry({ name, size: data.byteLength, mode: 0o644, mtime: new Date(0), uid: 0, gid: 0 }, Buffer.from(data.buffer, data.byteOffset, data.byteLength), (err) => (err ? reject(err) : resolve())),
+      );
+      // Bounded memory: let the file catch up before reading more blocks.
+      while (pack.readableLength > HIGH_WATER) await new Promise((r) => setTimeout(r, 1));
+      return entry;
+    };
+    const manifestEntry = await add("manifest.json", manifestBytes);
+    const blocks = new Map<BlockHash, TocEntry>();
+    for (let i = 0; i < order.length; i++) {
+      const { hash, size } = order[i];
+      blocks.set(hash, await add(`blocks/${hash}`, await source.readStored(hash, size)));
+      opts.onProgress?.(i + 1, order.length);
+    }
+    const toc = encodeToc({ manifest: { ...manifestEntry, sha256: sha256(manifestBytes) }, blocks });
+    const tocEntry = await add("toc", toc);
+    const bundleLength = pos + TAR_BLOCK + TAR_BLOCK + TAR_END;
+    await add("footer", encodeFooter({ version: FORMAT_VERSION, bundleLength, tocOffset: tocEntry.offset, tocLength: toc.byteLength, tocSha256: sha256(toc) }));
+    pack.finalize();
+    await done;
+    if (written !== bundleLength) {
+      throw new VmsfxError("VMSFX_IO", `internal: bundle layout is ${written} bytes, expected ${bundleLength}. Please report this.`);
+    }
+    const h = await fsp.open(tmp, "r+");
+    await h.sync().finally(() => h.close());
+    await commitTempFile(tmp, out);
+    return { bytes: prefixLength + bundleLength, bundleLength, blocks: order.length };
+  } catch (e) {
+    fileStream.destroy();
+    await fsp.rm(tmp, { force: true }).catch(() => undefined);
+    if (e instanceof VmsfxError) throw e;
+    throw fromFsError(e, out, "writing the bundle");
+  }
+}

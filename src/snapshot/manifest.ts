@@ -1,0 +1,207 @@
+import { VmsfxError } from "../errors";
+
+/**
+ * The manifest is the one trusted description of a snapshot: it names every block by SHA-256,
+ * so verifying (and later signing) it covers all the bytes. It is validated field by field on
+ * read because it comes from a file the user may have been handed by anyone.
+ */
+
+export const MANIFEST_FORMAT = "vmsfx-snapshot";
+export const MANIFEST_VERSION = 1;
+
+/** Hex SHA-256 of the block's uncompressed bytes. */
+export type BlockHash = string;
+
+/**
+ * A byte range (memory, a disk, a boot file) cut into fixed-size blocks. `blocks[i]` covers
+ * bytes [i*blockSize, min(size, (i+1)*blockSize)); `null` means all zeros and is not stored.
+ */
+export interface BlockMap {
+  size: number;
+  blockSize: number;
+  blocks: (BlockHash | null)[];
+}
+
+export interface EngineIdentity {
+  name: "v86";
+  version: string;
+  wasmSha256: string;
+}
+
+export interface DiskEntry {
+  slot: "hda" | "hdb";
+  map: BlockMap;
+}
+
+export interface BootFiles {
+  bios: BlockMap;
+  vgaBios: BlockMap;
+  kernel: BlockMap;
+  initrd?: BlockMap;
+  cmdline: string;
+}
+
+export interface Manifest {
+  format: typeof MANIFEST_FORMAT;
+  version: typeof MANIFEST_VERSION;
+  createdAt: string;
+  guest: { name: string; description?: string };
+  engine: EngineIdentity;
+  machine: { memoryBytes: number; vgaMemoryBytes: number };
+  /** v86's saved state with memory and VGA memory taken out: one block. */
+  state: { hash: BlockHash; size: number };
+  memory: BlockMap;
+  vgaMemory: BlockMap;
+  disks: DiskEntry[];
+  /** What a cold boot (`--fresh`) needs; absent when the publisher left it out. */
+  boot?: BootFiles;
+  /** The tail of the serial console at capture, redrawn on resume so the user sees the prompt. */
+  console: { tail: string };
+}
+
+const HASH_RE = /^[0-9a-f]{64}$/;
+const MAX_BYTES = 64 * 2 ** 30; // no guest image we build is near this; it bounds allocations
+const MIN_BLOCK = 4096;
+const MAX_BLOCK = 16 * 2 ** 20;
+
+function fail(path: string, what: string): never {
+  throw new VmsfxError("VMSFX_MANIFEST_INVALID", `manifest: ${path} ${what}. The snapshot is damaged or was not made by vmsfx; capture or download it again.`);
+}
+
+function obj(v: unknown, path: string): Record<string, unknown> {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) fail(path, "must be an object");
+  return v as Record<string, unknown>;
+}
+
+function str(v: unknown, path: string, max = 4096): string {
+  if (typeof v !== "string" || v.length > max) fail(path, `must be a string of at most ${max} characters`);
+  return v;
+}
+
+function int(v: unknown, path: string, min: number, max: number): number {
+  if (typeof v !== "number" || !Number.isSafeInteger(v) || v < min || v > max) fail(path, `must be an integer in [${min}, ${max}]`);
+  return v;
+}
+
+function hash(v: unknown, path: string): BlockHash {
+  if (typeof v !== "string" || !HASH_RE.test(v)) fail(path, "must be a lowercase hex SHA-256");
+  return v;
+}
+
+export function blockCount(size: number, blockSize: number): number {
+  return Math.ceil(size / blockSize);
+}
+
+export function validateBlockMap(v: unknown, path: string): BlockMap {
+  const o = obj(v, path);
+  const size = int(o.size, `${path}.size`, 0, MAX_BYTES);
+  const blockSize = int(o.blockSize, `${path}.blockSize`, MIN_BLOCK, MAX_BLOCK);
+  if ((blockSize & (blockSize - 1)) !== 0) fail(`${path}.blockSize`, "must be a power of two");
+  if (!Array.isArray(o.blocks)) fail(`${path}.blocks`, "must be an array");
+  if (o.blocks.length !== blockCount(size, blockSize)) fail(`${path}.blocks`, `must have ${blockCount(size, blockSize)} entries for ${size} bytes`);
+  const blocks = o.blocks.map((b, i) => (b === null ? null : hash(b, `${path}.blocks[${i}]`)));
+  return { size, blockSize, blocks };
+}
+
+/** Parses and validates manifest JSON. Throws VMSFX_MANIFEST_INVALID / VMSFX_UNSUPPORTED_VERSION. */
+export function parseManifest(bytes: Uint8Array): Manifest {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("utf8"));
+  } catch {
+    fail("(root)", "is not valid JSON");
+  }
+  return validateManifest(raw);
+}
+
+export function validateManifest(raw: unknown): Manifest {
+  const m = obj(raw, "(root)");
+  if (m.format !== MANIFEST_FORMAT) fail("format", `must be "${MANIFEST_FORMAT}"`);
+  if (m.version !== MANIFEST_VERSION) {
+    throw new VmsfxError(
+      "VMSFX_UNSUPPORTED_VERSION",
+      `manifest: format version ${JSON.stringify(m.version)} is not supported by this vmsfx (it reads version ${MANIFEST_VERSION}). Use the vmsfx release that made the snapshot, or re-capture it.`,
+    );
+  }
+  const guest = obj(m.guest, "guest");
+  const engine = obj(m.engine, "engine");
+  if (engine.name !== "v86") fail("engine.name", 'must be "v86"');
+  const machine = obj(m.machine, "machine");
+  const state = obj(m.state, "state");
+  if (!Array.isArray(m.disks) || m.disks.length > 2) fail("disks", "must be an array of at most 2 disks");
+  const slots = new Set<string>();
+  const disks = m.disks.map((d, i): DiskEntry => {
+    const o = obj(d, `disks[${i}]`);
+    if (o.slot !== "hda" && o.slot !== "hdb") fail(`disks[${i}].slot`, 'must be "hda" or "hdb"');
+    if (slots.has(o.slot)) fail(`disks[${i}].slot`, "is repeated");
+    slots.add(o.slot);
+    return { slot: o.slot, map: validateBlockMap(o.map, `disks[${i}].map`) };
+  });
+  const memory = validateBlockMap(m.memory, "memory");
+  const vgaMemory = validateBlockMap(m.vgaMemory, "vgaMemory");
+  const memoryBytes = int(machine.memoryBytes, "machine.memoryBytes", 1 << 20, 4 * 2 ** 30);
+  const vgaMemoryBytes = int(machine.vgaMemoryBytes, "machine.vgaMemoryBytes", 0, 256 << 20);
+  if (memory.size !== memoryBytes) fail("memory.size", "must equal machine.memoryBytes");
+  if (vgaMemory.size !== vgaMemoryBytes) fail("vgaMemory.size", "must equal machine.vgaMemoryBytes");
+  let boot: BootFiles | undefined;
+  if (m.boot !== undefined) {
+    const b = obj(m.boot, "boot");
+    boot = {
+      bios: validateBlockMap(b.bios, "boot.bios"),
+      vgaBios: validateBlockMap(b.vgaBios, "boot.vgaBios"),
+      kernel: validateBlockMap(b.kernel, "boot.kernel"),
+      initrd: b.initrd === undefined ? undefined : validateBlockMap(b.initrd, "boot.initrd"),
+      cmdline: str(b.cmdline, "boot.cmdline"),
+    };
+  }
+  const consoleInfo = obj(m.console, "console");
+  return {
+    format: MANIFEST_FORMAT,
+    version: MANIFEST_VERSION,
+    createdAt: str(m.createdAt, "createdAt", 64),
+    guest: {
+      name: str(guest.name, "guest.name", 128),
+      description: guest.description === undefined ? undefined : str(guest.description, "guest.description"),
+    },
+    engine: { name: "v86", version: str(engine.version, "engine.version", 64), wasmSha256: hash(engine.wasmSha256, "engine.wasmSha256") },
+    machine: { memoryBytes, vgaMemoryBytes },
+    state: { hash: hash(state.hash, "state.hash"), size: int(state.size, "state.size", 1, 64 << 20) },
+    memory,
+    vgaMemory,
+    disks,
+    boot,
+    console: { tail: str(consoleInfo.tail, "console.tail", 8192) },
+  };
+}
+
+export function serializeManifest(m: Manifest): Buffer {
+  return Buffer.from(JSON.stringify(m) + "\n", "utf8");
+}
+
+/** Every block the manifest references, with its raw size, each hash once, in a stable order. */
+export function* manifestBlocks(m: Manifest): Generator<{ hash: BlockHash; size: number }> {
+  const seen = new Set<string>();
+  const emit = function* (h: BlockHash, size: number) {
+    if (!seen.has(h)) {
+      seen.add(h);
+      yield { hash: h, size };
+    }
+  };
+  yield* emit(m.state.hash, m.state.size);
+  for (const map of allMaps(m)) {
+    for (let i = 0; i < map.blocks.length; i++) {
+      const h = map.blocks[i];
+      if (h) yield* emit(h, blockLength(map, i));
+    }
+  }
+}
+
+export function allMaps(m: Manifest): BlockMap[] {
+  const maps = [m.memory, m.vgaMemory, ...m.disks.map((d) => d.map)];
+  if (m.boot) maps.push(...[m.boot.bios, m.boot.vgaBios, m.boot.kernel, m.boot.initrd].filter((x): x is BlockMap => !!x));
+  return maps;
+}
+
+export function blockLength(map: BlockMap, index: number): number {
+  return Math.min(map.blockSize, map.size - index * map.blockSize);
+}
