@@ -98,7 +98,7 @@ async function notABundle(h: promises.FileHandle, file: string, fileSize: number
   if (fileSize >= TAR_BLOCK) {
     const head = await readExact(h, 0, TAR_BLOCK, file);
     if (head.subarray(0, 14).toString("latin1") === "manifest.json\0") {
-      return new VmsfxError("VMSFX_BUNDLE_TRUNCATED", `${file}: the bundle is cut short (its footer is missing). Copy or download it again.`);
+      return new VmsfxError("VMSFX_BUNDLE_TRUNCATED", `${file}: the bundle is cut short or its footer is damaged. Copy or download it again.`);
     }
   }
   return new VmsfxError("VMSFX_NOT_A_BUNDLE", `${file}: not a vmsfx bundle (no vmsfx footer at its end). Pass a file made by \`vmsfx pack\`.`);

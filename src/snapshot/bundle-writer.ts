@@ -4,33 +4,11 @@ import { pipeline } from "node:stream/promises";
 import { Transform } from "node:stream";
 import * as tar from "tar-stream";
 import { VmsfxError, fromFsError } from "../errors";
-import { blockLength, serializeManifest, type BlockHash, type BlockMap, type Manifest } from "./manifest";
+import { serializeManifest, type BlockHash } from "./manifest";
+import { hotOrder } from "./hot-order";
 import type { SnapshotSource } from "./snapshot-source";
 import { encodeFooter, encodeToc, FORMAT_VERSION, sha256, TAR_BLOCK, TAR_END, tarPadded, type TocEntry } from "./bundle-layout";
 import { commitTempFile, tempPathFor } from "./atomic-file";
-
-/**
- * Hot-set order: what resume needs first sits first, so a reader (or an HTTP client) streams it
- * in one sweep. The CPU/device state and memory are needed before the guest runs; disks are read
- * on demand; boot files only matter for a cold boot.
- */
-export function hotOrder(m: Manifest): { hash: BlockHash; size: number }[] {
-  const out: { hash: BlockHash; size: number }[] = [];
-  const seen = new Set<BlockHash>();
-  const add = (hash: BlockHash, size: number) => {
-    if (!seen.has(hash)) {
-      seen.add(hash);
-      out.push({ hash, size });
-    }
-  };
-  const addMap = (map: BlockMap) => map.blocks.forEach((h, i) => h && add(h, blockLength(map, i)));
-  add(m.state.hash, m.state.size);
-  addMap(m.memory);
-  addMap(m.vgaMemory);
-  m.disks.forEach((d) => addMap(d.map));
-  if (m.boot) [m.boot.bios, m.boot.vgaBios, m.boot.kernel, m.boot.initrd].forEach((x) => x && addMap(x));
-  return out;
-}
 
 export interface WriteBundleOptions {
   /** Bytes placed before the bundle (the launcher executable); the bundle is appended to them. */

@@ -1,0 +1,62 @@
+import { describe, expect, it } from "vitest";
+import { readdirSync, readFileSync } from "node:fs";
+import * as path from "node:path";
+import { BlockStoreWriter, bufferSource } from "../../src/snapshot/block-store";
+import { decodeBlock, loadZstd, sha256Hex } from "../../src/snapshot/block-codec";
+import { VmsfxError } from "../../src/errors";
+import { patterned, tempDir } from "../helpers/synthetic-snapshot";
+
+describe("block store", () => {
+  it("elides zero blocks, stores duplicates once, and names files by the SHA-256 of their raw bytes", async () => {
+    const dir = tempDir();
+    const store = await BlockStoreWriter.create(dir, 3);
+    const a = patterned(4096, 1);
+    const image = new Uint8Array(4096 * 4);
+    image.set(a, 0);
+    image.set(a, 3 * 4096);
+    const map = await store.putImage(bufferSource(image), image.byteLength, 4096);
+    expect(map.blocks).toEqual([sha256Hex(a), null, null, sha256Hex(a)]);
+    expect(store.stats).toMatchObject({ zeroBlocks: 2, dedupBlocks: 1, storedBlocks: 1 });
+    expect(readdirSync(dir)).toEqual([sha256Hex(a)]);
+    const zstd = await loadZstd();
+    const stored = readFileSync(path.join(dir, sha256Hex(a)));
+    expect(stored.byteLength).toBeLessThan(4096);
+    expect(Buffer.from(decodeBlock(zstd, stored, 4096, sha256Hex(a), "t"))).toEqual(Buffer.from(a));
+  });
+
+  it("keeps incompressible blocks raw", async () => {
+    const dir = tempDir();
+    const store = await BlockStoreWriter.create(dir, 3);
+    const noise = new Uint8Array(require("node:crypto").randomBytes(4096));
+    const h = (await store.put(noise))!;
+    expect(readFileSync(path.join(dir, h)).byteLength).toBe(4096);
+  });
+
+  it("handles a partial last block", async () => {
+    const store = await BlockStoreWriter.create(tempDir(), 3);
+    const img = patterned(4096 + 10, 3);
+    const map = await store.putImage(bufferSource(img), img.byteLength, 4096);
+    expect(map.blocks).toHaveLength(2);
+    expect(map.blocks[1]).toBe(sha256Hex(img.subarray(4096)));
+  });
+});
+
+describe("block decoder", () => {
+  it("refuses a frame whose declared size differs from the manifest's (zstd bomb guard)", async () => {
+    const zstd = await loadZstd();
+    const big = zstd.simple.compress(new Uint8Array(1 << 20), 3)!;
+    expect(() => decodeBlock(zstd, big, 4096, "0".repeat(64), "t")).toThrowError(VmsfxError);
+  });
+
+  it("refuses bytes whose hash does not match", async () => {
+    const zstd = await loadZstd();
+    const raw = patterned(4096, 2);
+    const frame = zstd.simple.compress(raw, 3)!;
+    try {
+      decodeBlock(zstd, frame, 4096, "f".repeat(64), "t");
+      expect.unreachable();
+    } catch (e) {
+      expect((e as VmsfxError).code).toBe("VMSFX_BLOCK_HASH_MISMATCH");
+    }
+  });
+});

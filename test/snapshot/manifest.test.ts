@@ -1,0 +1,51 @@
+import { describe, expect, it } from "vitest";
+import { parseManifest, serializeManifest, validateManifest, type Manifest } from "../../src/snapshot/manifest";
+import { VmsfxError } from "../../src/errors";
+import { makeSyntheticSnapshot } from "../helpers/synthetic-snapshot";
+
+async function base(): Promise<Manifest> {
+  return (await makeSyntheticSnapshot()).manifest;
+}
+
+function codeOf(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (e) {
+    expect(e).toBeInstanceOf(VmsfxError);
+    return (e as VmsfxError).code;
+  }
+  return undefined;
+}
+
+describe("manifest", () => {
+  it("round-trips through serialize and parse", async () => {
+    const m = await base();
+    expect(parseManifest(serializeManifest(m))).toEqual(JSON.parse(JSON.stringify(m)));
+  });
+
+  it("rejects bytes that are not JSON", () => {
+    expect(codeOf(() => parseManifest(new TextEncoder().encode("{not json")))).toBe("VMSFX_MANIFEST_INVALID");
+  });
+
+  it("rejects an unknown format version with its own code", async () => {
+    const m = { ...(await base()), version: 99 };
+    expect(codeOf(() => validateManifest(m))).toBe("VMSFX_UNSUPPORTED_VERSION");
+  });
+
+  it.each([
+    ["a block count that does not match the size", (m: any) => m.memory.blocks.pop()],
+    ["a malformed hash", (m: any) => (m.memory.blocks[0] = "abc")],
+    ["an uppercase hash", (m: any) => (m.state.hash = m.state.hash.toUpperCase())],
+    ["a negative size", (m: any) => (m.disks[0].map.size = -1)],
+    ["a huge size", (m: any) => (m.memory.size = 2 ** 60)],
+    ["a block size that is not a power of two", (m: any) => (m.memory.blockSize = 5000)],
+    ["memory size that disagrees with the machine", (m: any) => (m.machine.memoryBytes *= 2)],
+    ["a repeated disk slot", (m: any) => m.disks.push(m.disks[0])],
+    ["a missing engine", (m: any) => delete m.engine],
+    ["a non-object root", () => "x"],
+  ])("rejects %s", async (_name, mutate) => {
+    const m: any = JSON.parse(JSON.stringify(await base()));
+    const r = mutate(m);
+    expect(codeOf(() => validateManifest(typeof r === "string" ? r : m))).toBe("VMSFX_MANIFEST_INVALID");
+  });
+});
