@@ -6,6 +6,11 @@ import type { BlockHash } from "./manifest";
  * One block on disk or on the wire is either a single zstd frame or, when compression would not
  * shrink it, the raw bytes. The rule "stored length == raw length means raw" is unambiguous
  * because we never keep a frame that is not smaller than its input.
+ *
+ * A block is named by the SHA-256 of its STORED bytes. So the hash is checked before anything is
+ * decompressed: the zstd decoder only ever sees bytes the manifest vouches for (no decompression
+ * bombs from a tampered file), and resume hashes the compressed bytes — about a third of the raw.
+ * Compression is deterministic for a given level, so identical raw blocks still deduplicate.
  */
 
 interface ZstdSimple {
@@ -58,38 +63,27 @@ export interface EncodedBlock {
 
 export async function encodeBlock(raw: Uint8Array, level: number): Promise<EncodedBlock> {
   const zstd = await loadZstd();
-  const hash = sha256Hex(raw);
   const frame = zstd.simple.compress(raw, level);
   const stored = frame && frame.byteLength < raw.byteLength ? frame : raw;
-  return { hash, stored };
+  return { hash: sha256Hex(stored), stored };
 }
 
-/**
- * Turns stored bytes back into the raw block and proves they are the block the manifest names.
- * The frame's declared size is checked before anything is allocated for it, so a hostile frame
- * (a "zstd bomb") cannot make us allocate more than the manifest allows.
- */
+/** Proves stored bytes are the block the manifest names, then turns them back into raw bytes. */
 export function decodeBlock(zstd: Zstd, stored: Uint8Array, rawLength: number, hash: BlockHash, what: string): Uint8Array {
-  let raw: Uint8Array;
-  if (stored.byteLength === rawLength) {
-    raw = stored;
-  } else {
-    if (stored.byteLength > rawLength) throw corrupt(what, `stored size ${stored.byteLength} exceeds its raw size ${rawLength}`);
-    const declared = zstd.generic.contentSize(stored);
-    if (declared !== rawLength) throw corrupt(what, `compressed frame declares ${declared ?? "no"} bytes, expected ${rawLength}`);
-    const out = zstd.simple.decompress(stored);
-    if (!out || out.byteLength !== rawLength) throw corrupt(what, "compressed frame does not decode");
-    raw = out;
+  if (stored.byteLength > rawLength) throw corrupt(what, `block ${hash.slice(0, 12)}… is larger than its raw size ${rawLength}`);
+  if (sha256Hex(stored) !== hash) {
+    throw corrupt(what, `block ${hash.slice(0, 12)}… does not match its SHA-256`);
   }
-  if (sha256Hex(raw) !== hash) {
-    throw new VmsfxError(
-      "VMSFX_BLOCK_HASH_MISMATCH",
-      `${what}: block ${hash.slice(0, 12)}… does not match its SHA-256. The file is corrupted; download or copy it again.`,
-    );
-  }
-  return raw;
+  if (stored.byteLength === rawLength) return stored;
+  // Only verified bytes get here, but a frame that declares the wrong size is still refused
+  // before the decoder allocates for it: the manifest could name a block with the wrong length.
+  const declared = zstd.generic.contentSize(stored);
+  if (declared !== rawLength) throw corrupt(what, `block ${hash.slice(0, 12)}… declares ${declared ?? "no"} bytes, expected ${rawLength}`);
+  const out = zstd.simple.decompress(stored);
+  if (!out || out.byteLength !== rawLength) throw corrupt(what, `block ${hash.slice(0, 12)}… does not decompress`);
+  return out;
 }
 
 function corrupt(what: string, detail: string): VmsfxError {
-  return new VmsfxError("VMSFX_BLOCK_HASH_MISMATCH", `${what}: ${detail}. The file is corrupted; download or copy it again.`);
+  return new VmsfxError("VMSFX_BLOCK_HASH_MISMATCH", `${what}: ${detail}. The file is corrupted; copy or download it again.`);
 }

@@ -15,7 +15,7 @@ export function hotOrder(m: Manifest): { hash: BlockHash; size: number }[] {
     }
   };
   const addMap = (map: BlockMap) => map.blocks.forEach((h, i) => h && add(h, blockLength(map, i)));
-  add(m.state.hash, m.state.size);
+  addMap(m.state);
   addMap(m.memory);
   addMap(m.vgaMemory);
   m.disks.forEach((d) => addMap(d.map));

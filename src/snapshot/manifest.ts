@@ -9,7 +9,7 @@ import { VmsfxError } from "../errors";
 export const MANIFEST_FORMAT = "vmsfx-snapshot";
 export const MANIFEST_VERSION = 1;
 
-/** Hex SHA-256 of the block's uncompressed bytes. */
+/** Hex SHA-256 of the block's stored (compressed) bytes: see block-codec.ts for why. */
 export type BlockHash = string;
 
 /**
@@ -48,8 +48,8 @@ export interface Manifest {
   guest: { name: string; description?: string };
   engine: EngineIdentity;
   machine: { memoryBytes: number; vgaMemoryBytes: number };
-  /** v86's saved state with memory and VGA memory taken out: one block. */
-  state: { hash: BlockHash; size: number };
+  /** v86's saved state with RAM and VGA memory taken out (well under 1 MB), cut into blocks. */
+  state: BlockMap;
   memory: BlockMap;
   vgaMemory: BlockMap;
   disks: DiskEntry[];
@@ -62,7 +62,8 @@ export interface Manifest {
 const HASH_RE = /^[0-9a-f]{64}$/;
 const MAX_BYTES = 64 * 2 ** 30; // no guest image we build is near this; it bounds allocations
 const MIN_BLOCK = 4096;
-const MAX_BLOCK = 16 * 2 ** 20;
+/** zstd-codec's fixed wasm heap aborts on larger blocks at high levels (measured: 1 MiB at level 12). */
+export const MAX_BLOCK = 256 * 1024;
 
 function fail(path: string, what: string): never {
   throw new VmsfxError("VMSFX_MANIFEST_INVALID", `manifest: ${path} ${what}. The snapshot is damaged or was not made by vmsfx; capture or download it again.`);
@@ -127,7 +128,6 @@ export function validateManifest(raw: unknown): Manifest {
   const engine = obj(m.engine, "engine");
   if (engine.name !== "v86") fail("engine.name", 'must be "v86"');
   const machine = obj(m.machine, "machine");
-  const state = obj(m.state, "state");
   if (!Array.isArray(m.disks) || m.disks.length > 2) fail("disks", "must be an array of at most 2 disks");
   const slots = new Set<string>();
   const disks = m.disks.map((d, i): DiskEntry => {
@@ -165,7 +165,7 @@ export function validateManifest(raw: unknown): Manifest {
     },
     engine: { name: "v86", version: str(engine.version, "engine.version", 64), wasmSha256: hash(engine.wasmSha256, "engine.wasmSha256") },
     machine: { memoryBytes, vgaMemoryBytes },
-    state: { hash: hash(state.hash, "state.hash"), size: int(state.size, "state.size", 1, 64 << 20) },
+    state: validateBlockMap(m.state, "state"),
     memory,
     vgaMemory,
     disks,
@@ -187,7 +187,6 @@ export function* manifestBlocks(m: Manifest): Generator<{ hash: BlockHash; size:
       yield { hash: h, size };
     }
   };
-  yield* emit(m.state.hash, m.state.size);
   for (const map of allMaps(m)) {
     for (let i = 0; i < map.blocks.length; i++) {
       const h = map.blocks[i];
@@ -197,7 +196,7 @@ export function* manifestBlocks(m: Manifest): Generator<{ hash: BlockHash; size:
 }
 
 export function allMaps(m: Manifest): BlockMap[] {
-  const maps = [m.memory, m.vgaMemory, ...m.disks.map((d) => d.map)];
+  const maps = [m.state, m.memory, m.vgaMemory, ...m.disks.map((d) => d.map)];
   if (m.boot) maps.push(...[m.boot.bios, m.boot.vgaBios, m.boot.kernel, m.boot.initrd].filter((x): x is BlockMap => !!x));
   return maps;
 }

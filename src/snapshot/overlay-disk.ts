@@ -36,6 +36,11 @@ export class OverlayDisk implements BlockDevice {
     return Math.min(this.blockSize, this.size - index * this.blockSize);
   }
 
+  /** The base's content of a block, ignoring the overlay (shared; do not mutate). */
+  baseBlock(index: number): Promise<Uint8Array> {
+    return this.readBase(index);
+  }
+
   /** Current content of a block: the overlay's copy or the base's (shared; do not mutate). */
   async block(index: number): Promise<Uint8Array> {
     const d = this.dirty.get(index);

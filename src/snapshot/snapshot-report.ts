@@ -25,7 +25,7 @@ export interface SnapshotReport {
 }
 
 function namedMaps(m: Manifest): [string, BlockMap][] {
-  const out: [string, BlockMap][] = [["memory", m.memory], ["vgaMemory", m.vgaMemory]];
+  const out: [string, BlockMap][] = [["state", m.state], ["memory", m.memory], ["vgaMemory", m.vgaMemory]];
   for (const d of m.disks) out.push([`disk:${d.slot}`, d.map]);
   if (m.boot) {
     out.push(["boot:bios", m.boot.bios], ["boot:vgaBios", m.boot.vgaBios], ["boot:kernel", m.boot.kernel]);
@@ -38,9 +38,6 @@ function namedMaps(m: Manifest): [string, BlockMap][] {
 export function reportSnapshot(m: Manifest, storedSize: (hash: string) => number | undefined): SnapshotReport {
   const seen = new Set<string>();
   const parts: PartReport[] = [];
-  const stateStored = storedSize(m.state.hash) ?? 0;
-  seen.add(m.state.hash);
-  parts.push({ name: "state", rawBytes: m.state.size, blocks: 1, zeroBlocks: 0, dedupBlocks: 0, storedBlocks: 1, storedBytes: stateStored });
   for (const [name, map] of namedMaps(m)) {
     const p: PartReport = { name, rawBytes: map.size, blocks: map.blocks.length, zeroBlocks: 0, dedupBlocks: 0, storedBlocks: 0, storedBytes: 0 };
     for (const h of map.blocks) {

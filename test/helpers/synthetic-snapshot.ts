@@ -33,7 +33,7 @@ export async function makeSyntheticSnapshot(dir = tempDir()): Promise<{ dir: str
   memory.set(patterned(blockSize, 9), 20 * blockSize); // ... repeated as block 20
   const disk = patterned(64 * 1024 + 1000, 5); // last block is partial
   const state = new TextEncoder().encode(JSON.stringify({ fake: "device state" }));
-  const stateHash = (await store.put(state))!;
+  const stateMap = await store.putImage(bufferSource(state), state.byteLength, blockSize);
   const memMap = await store.putImage(bufferSource(memory), memory.byteLength, blockSize);
   const vgaMap = await store.putImage(bufferSource(new Uint8Array(64 * 1024)), 64 * 1024, blockSize);
   const diskMap = await store.putImage(bufferSource(disk), disk.byteLength, blockSize);
@@ -44,7 +44,7 @@ export async function makeSyntheticSnapshot(dir = tempDir()): Promise<{ dir: str
     guest: { name: "synthetic" },
     engine: { name: "v86", version: "0.0.0-test", wasmSha256: "0".repeat(64) },
     machine: { memoryBytes: memory.byteLength, vgaMemoryBytes: 64 * 1024 },
-    state: { hash: stateHash, size: state.byteLength },
+    state: stateMap,
     memory: memMap,
     vgaMemory: vgaMap,
     disks: [{ slot: "hda", map: diskMap }],

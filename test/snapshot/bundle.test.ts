@@ -73,7 +73,7 @@ describe("bundle writer and reader", () => {
     expect(names[0]).toBe("manifest.json");
     expect(names.slice(-2)).toEqual(["toc", "footer"]);
     // hot order: the state block comes first, right after the manifest
-    expect(names[1]).toBe(`blocks/${b.manifest.state.hash}`);
+    expect(names[1]).toBe(`blocks/${b.manifest.state.blocks[0]!}`);
     await b.close();
   });
 
@@ -114,7 +114,7 @@ describe("bundle writer and reader", () => {
   it("detects a flipped byte in a block, the manifest, the TOC and the footer", async () => {
     const { out } = await packed();
     const b = await openBundle(out);
-    const stateEntry = b.entry(b.manifest.state.hash)!;
+    const stateEntry = b.entry(b.manifest.state.blocks[0]!)!;
     const places: [string, number, string][] = [
       ["block", stateEntry.offset + 2, "VMSFX_BLOCK_HASH_MISMATCH"],
       ["manifest", b.toc.manifest.offset + 10, "VMSFX_BUNDLE_CORRUPT"],

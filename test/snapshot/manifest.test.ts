@@ -35,7 +35,7 @@ describe("manifest", () => {
   it.each([
     ["a block count that does not match the size", (m: any) => m.memory.blocks.pop()],
     ["a malformed hash", (m: any) => (m.memory.blocks[0] = "abc")],
-    ["an uppercase hash", (m: any) => (m.state.hash = m.state.hash.toUpperCase())],
+    ["an uppercase hash", (m: any) => (m.state.blocks[0] = m.state.blocks[0].toUpperCase())],
     ["a negative size", (m: any) => (m.disks[0].map.size = -1)],
     ["a huge size", (m: any) => (m.memory.size = 2 ** 60)],
     ["a block size that is not a power of two", (m: any) => (m.memory.blockSize = 5000)],

@@ -1,0 +1,333 @@
+#!/usr/bin/env bash
+# Build a vmsfx sample guest from Debian i386 packages.
+#
+#   bash build-scripts/build-sample.sh shell      (npm run sample)
+#
+# Output goes to .cache/samples/<name>/ (kernel, initrd, BIOS images, data
+# disk), which samples/<name>/vm.json points at. Downloaded .debs are kept in
+# .cache/debs/; once all of them are there this script works offline and never
+# touches apt. Delete .cache/debs/ to pick up newer Debian packages.
+#
+# Nothing is installed on the host except, if missing, the cpio and e2fsprogs
+# tools; packages are unpacked with dpkg-deb -x and the disk image is made
+# with mke2fs -d, so building the guest itself needs no root.
+#
+# Environment:
+#   SOURCE_DATE_EPOCH  timestamp for every file in the initrd and disk image
+#                      (default: a fixed date, so rebuilds are byte-identical)
+set -euo pipefail
+
+log() { printf 'build-sample: %s\n' "$*" >&2; }
+die() { printf 'build-sample: error: %s\n' "$*" >&2; exit 1; }
+
+usage="usage: bash build-scripts/build-sample.sh shell"
+[[ $# -eq 1 ]] || die "$usage"
+SAMPLE=$1
+case "$SAMPLE" in
+	shell) ;;
+	*) die "unknown sample '$SAMPLE' (known samples: shell)" ;;
+esac
+
+SCRIPT_PATH=$(readlink -f "${BASH_SOURCE[0]}")
+REPO_ROOT=$(cd "$(dirname "$SCRIPT_PATH")/.." && pwd)
+cd "$REPO_ROOT"
+
+SRC_DIR=samples/$SAMPLE
+DEB_DIR=.cache/debs
+OUT_PARENT=.cache/samples
+OUT_DIR=$OUT_PARENT/$SAMPLE
+[[ -f $SRC_DIR/init && -d $SRC_DIR/disk ]] || die "$SRC_DIR/init or $SRC_DIR/disk/ is missing"
+
+# Debian 12's 686 (non-PAE) flavour: v86 emulates a 32-bit CPU without PAE.
+KERNEL_FLAVOUR=686
+KERNEL_META=linux-image-$KERNEL_FLAVOUR
+
+# Kernel modules the guest needs to mount an ext4 disk on v86's IDE (ata_piix)
+# controller, in load order. Checked against each module's "depends=" below,
+# so a new kernel that needs more fails the build instead of the boot.
+# The *_generic crypto drivers are loaded before crc-t10dif and crc64-rocksoft
+# so those find their algorithm at once rather than via a failing modprobe
+# request. crc32c-intel needs SSE4.2, which v86 does not emulate; the
+# trailing "?" tells /init a failure there is expected.
+MODULES=(
+	'crc32c-intel?' crc32c_generic
+	scsi_common scsi_mod libata ata_piix
+	crc64 crct10dif_common crct10dif_generic crc-t10dif
+	crc64_rocksoft_generic crc64-rocksoft t10-pi sd_mod
+	crc16 mbcache jbd2 ext4
+)
+
+DISK_SIZE=64M
+# Fixed so that rebuilding from the same inputs gives the same bytes.
+DISK_UUID=9a1f4c2e-5b7d-4e08-8c3a-76d6d5f10001
+: "${SOURCE_DATE_EPOCH:=1704067200}" # 2024-01-01T00:00:00Z
+[[ $SOURCE_DATE_EPOCH =~ ^[0-9]+$ ]] || die "SOURCE_DATE_EPOCH must be a number of seconds, got '$SOURCE_DATE_EPOCH'"
+
+ARTIFACTS=(vmlinuz initrd.img bios.bin vgabios.bin disk.img)
+
+mkdir -p "$DEB_DIR" "$OUT_PARENT"
+
+# Two builds at once would race on the final rename; serialise them.
+if command -v flock >/dev/null; then
+	exec 9>"$OUT_PARENT/.$SAMPLE.lock"
+	flock 9
+fi
+
+# --- apt helpers (only used when something is missing) ----------------------
+
+as_root() {
+	if [[ $EUID -eq 0 ]]; then "$@"; else sudo "$@"; fi
+}
+
+apt_updated=0
+apt_update_once() {
+	((apt_updated)) && return 0
+	log "running apt-get update"
+	as_root apt-get update -qq >&2 || die "apt-get update failed"
+	apt_updated=1
+}
+
+# The kernel and busybox are i386 packages; on other hosts apt only sees them
+# once i386 is a foreign architecture.
+ensure_i386_arch() {
+	command -v apt-get >/dev/null || die "apt-get not found: this needs a Debian-based host, or the .debs placed in $DEB_DIR/ beforehand"
+	if [[ $(dpkg --print-architecture) != i386 ]] && ! dpkg --print-foreign-architectures | grep -qx i386; then
+		log "enabling the i386 architecture in dpkg (dpkg --add-architecture i386)"
+		as_root dpkg --add-architecture i386
+		apt_updated=0
+		apt_update_once
+	fi
+	if ! apt-cache show "$KERNEL_META:i386" >/dev/null 2>&1; then
+		apt_update_once
+		apt-cache show "$KERNEL_META:i386" >/dev/null 2>&1 ||
+			die "apt does not know $KERNEL_META:i386; is a Debian 12 (bookworm) main repository configured?"
+	fi
+}
+
+# Install a host tool from Debian if it is missing.
+ensure_tool() {
+	local tool=$1 package=$2
+	command -v "$tool" >/dev/null && return 0
+	command -v apt-get >/dev/null || die "'$tool' is missing; install the $package package"
+	log "installing $package (for $tool)"
+	if ! as_root apt-get install -y -qq --no-install-recommends "$package" >&2; then
+		apt_update_once
+		as_root apt-get install -y -qq --no-install-recommends "$package" >&2 || die "could not install $package"
+	fi
+	command -v "$tool" >/dev/null || die "'$tool' is still missing after installing $package"
+}
+
+# --- the .debs ---------------------------------------------------------------
+
+# Newest cached .deb matching a glob, or nothing.
+cached_deb() {
+	local glob=$1
+	compgen -G "$DEB_DIR/$glob" | sort -V | tail -n 1 || true
+}
+
+# apt-get download into a scratch folder, then move the .deb into the cache,
+# so an interrupted download never leaves a partial file under a real name.
+download_debs() {
+	local tmp
+	tmp=$(mktemp -d "$DEB_DIR/.download.XXXXXX")
+	# As root, apt drops to the _apt user, which cannot write to our folder.
+	local -a opts=(-q)
+	[[ $EUID -eq 0 ]] && opts+=(-o APT::Sandbox::User=root)
+	log "downloading: $*"
+	if ! (cd "$tmp" && apt-get download "${opts[@]}" "$@" >&2); then
+		# Stale package lists point at files the mirror no longer has.
+		apt_update_once
+		(cd "$tmp" && apt-get download "${opts[@]}" "$@" >&2) || { rm -rf "$tmp"; die "apt-get download $* failed"; }
+	fi
+	mv "$tmp"/*.deb "$DEB_DIR"/
+	rmdir "$tmp"
+}
+
+KERNEL_DEB=$(cached_deb "linux-image-*-$KERNEL_FLAVOUR-unsigned_*_i386.deb")
+BUSYBOX_DEB=$(cached_deb 'busybox-static_*_i386.deb')
+SEABIOS_DEB=$(cached_deb 'seabios_*_all.deb')
+
+if [[ -z $KERNEL_DEB || -z $BUSYBOX_DEB || -z $SEABIOS_DEB ]]; then
+	ensure_i386_arch
+	wanted=()
+	if [[ -z $KERNEL_DEB ]]; then
+		# The metapackage depends on the signed image of the current ABI
+		# (linux-image-6.1.0-NN-686); the -unsigned package of that name
+		# holds the same kernel without the Secure Boot packaging.
+		signed=$(apt-cache depends "$KERNEL_META:i386" |
+			sed -n "s/^ *Depends: \(linux-image-[0-9][^:]*-$KERNEL_FLAVOUR\)\(:i386\)\{0,1\}$/\1/p" | head -n 1)
+		[[ -n $signed ]] || die "could not find the current kernel ABI from 'apt-cache depends $KERNEL_META:i386'"
+		apt-cache show "$signed-unsigned:i386" >/dev/null 2>&1 || die "apt does not know $signed-unsigned:i386"
+		log "current Debian kernel: $signed-unsigned"
+		wanted+=("$signed-unsigned:i386")
+	fi
+	[[ -n $BUSYBOX_DEB ]] || wanted+=(busybox-static:i386)
+	[[ -n $SEABIOS_DEB ]] || wanted+=(seabios)
+	download_debs "${wanted[@]}"
+	KERNEL_DEB=$(cached_deb "linux-image-*-$KERNEL_FLAVOUR-unsigned_*_i386.deb")
+	BUSYBOX_DEB=$(cached_deb 'busybox-static_*_i386.deb')
+	SEABIOS_DEB=$(cached_deb 'seabios_*_all.deb')
+	[[ -n $KERNEL_DEB && -n $BUSYBOX_DEB && -n $SEABIOS_DEB ]] || die "expected .debs are still missing from $DEB_DIR after downloading"
+else
+	log "using cached packages in $DEB_DIR"
+fi
+
+# --- skip the build when nothing changed ------------------------------------
+
+ensure_tool cpio cpio
+ensure_tool mke2fs e2fsprogs
+ensure_tool debugfs e2fsprogs
+command -v dpkg-deb >/dev/null || die "dpkg-deb not found (package dpkg)"
+
+# Everything that shapes the output: this script (module list, options), the
+# guest's /init, the disk contents, the exact .debs and the mke2fs version.
+inputs_digest() {
+	{
+		sha256sum "$SCRIPT_PATH" "$SRC_DIR/init"
+		printf '%s\n' "$(basename "$KERNEL_DEB")" "$(basename "$BUSYBOX_DEB")" "$(basename "$SEABIOS_DEB")"
+		printf 'epoch=%s\n' "$SOURCE_DATE_EPOCH"
+		mke2fs -V 2>&1 | head -n 1
+		(cd "$SRC_DIR/disk" && find . -print0 | LC_ALL=C sort -z | while IFS= read -r -d '' f; do
+			if [[ -f $f && ! -L $f ]]; then printf '%s %s\n' "$f" "$(sha256sum <"$f")"
+			else printf '%s %s\n' "$f" "$(stat -c '%F' "$f")"; fi
+		done)
+	} | sha256sum | cut -d ' ' -f 1
+}
+DIGEST=$(inputs_digest)
+STAMP=$OUT_DIR/.inputs-sha256
+
+up_to_date=1
+[[ -f $STAMP && $(<"$STAMP") == "$DIGEST" ]] || up_to_date=0
+for a in "${ARTIFACTS[@]}"; do [[ -f $OUT_DIR/$a ]] || up_to_date=0; done
+if ((up_to_date)); then
+	log "$OUT_DIR is up to date"
+	exit 0
+fi
+
+# --- build in a scratch folder next to the output ----------------------------
+
+WORK=$(mktemp -d "$OUT_PARENT/.$SAMPLE.build.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+EXTRACT=$WORK/extract
+STAGE=$WORK/out
+INITRD=$WORK/initrd
+mkdir -p "$EXTRACT" "$STAGE" "$INITRD"
+
+for deb in "$KERNEL_DEB" "$BUSYBOX_DEB" "$SEABIOS_DEB"; do
+	log "unpacking $(basename "$deb")"
+	dpkg-deb -x "$deb" "$EXTRACT"
+done
+
+kernels=("$EXTRACT"/boot/vmlinuz-*)
+[[ ${#kernels[@]} -eq 1 && -f ${kernels[0]} ]] || die "expected exactly one /boot/vmlinuz-* in $(basename "$KERNEL_DEB")"
+KVER=${kernels[0]##*/vmlinuz-}
+MODDIR=
+for d in "$EXTRACT/lib/modules/$KVER" "$EXTRACT/usr/lib/modules/$KVER"; do
+	[[ -d $d ]] && MODDIR=$d
+done
+[[ -n $MODDIR ]] || die "no modules folder for kernel $KVER in $(basename "$KERNEL_DEB")"
+log "kernel $KVER"
+
+cp "${kernels[0]}" "$STAGE/vmlinuz"
+# v86 loads SeaBIOS for a cold boot and the plain VGA BIOS for its stdvga card.
+cp "$EXTRACT/usr/share/seabios/bios.bin" "$STAGE/bios.bin"
+cp "$EXTRACT/usr/share/seabios/vgabios-stdvga.bin" "$STAGE/vgabios.bin"
+
+# --- initrd ---------------------------------------------------------------
+
+mkdir -p "$INITRD"/{bin,sbin,usr/bin,usr/sbin,dev,proc,sys,mnt,tmp,root,etc,lib/modules}
+[[ -x $EXTRACT/bin/busybox ]] || die "no /bin/busybox in $(basename "$BUSYBOX_DEB")"
+cp "$EXTRACT/bin/busybox" "$INITRD/bin/busybox"
+# The kernel runs /init through its #! line before /init can make the other
+# applet links, so /bin/sh has to exist already.
+ln -s busybox "$INITRD/bin/sh"
+cp "$SRC_DIR/init" "$INITRD/init"
+
+# Index modules by their kernel name: "-" and "_" are interchangeable there,
+# and newer Debian kernels ship them compressed.
+declare -A module_files=()
+while IFS= read -r -d '' f; do
+	name=${f##*/}
+	name=${name%%.ko*}
+	module_files[${name//-/_}]=$f
+done < <(find "$MODDIR/kernel" \( -name '*.ko' -o -name '*.ko.xz' -o -name '*.ko.zst' -o -name '*.ko.gz' \) -print0)
+
+declare -A loaded=()
+: >"$INITRD/lib/modules/load-order"
+for entry in "${MODULES[@]}"; do
+	mod=${entry%'?'}
+	key=${mod//-/_}
+	src=${module_files[$key]:-}
+	[[ -n $src ]] || die "kernel $KVER has no module '$mod' (is it built in now? then drop it from MODULES)"
+	dst=$INITRD/lib/modules/$mod.ko
+	# busybox insmod cannot be relied on to decompress; store them plain.
+	case "$src" in
+		*.ko) cp "$src" "$dst" ;;
+		*.ko.xz) xz -dc "$src" >"$dst" ;;
+		*.ko.zst) zstd -qdc "$src" >"$dst" ;;
+		*.ko.gz) gzip -dc "$src" >"$dst" ;;
+	esac
+	deps=$(tr '\0' '\n' <"$dst" | sed -n 's/^depends=//p' | head -n 1)
+	for dep in ${deps//,/ }; do
+		[[ -n ${loaded[${dep//-/_}]:-} ]] || die "module $mod depends on $dep, which is not loaded before it; fix MODULES in $0"
+	done
+	loaded[$key]=1
+	printf '%s\n' "$entry" >>"$INITRD/lib/modules/load-order"
+done
+log "initrd modules: ${MODULES[*]}"
+
+# Fixed owners, modes and times, sorted entries: the same inputs give the
+# same initrd bytes.
+chmod -R u=rwX,go=rX "$INITRD"
+chmod 0755 "$INITRD/init" "$INITRD/bin/busybox"
+chmod 1777 "$INITRD/tmp"
+find "$INITRD" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
+(cd "$INITRD" && find . -mindepth 1 -print0 | LC_ALL=C sort -z |
+	cpio --null --create --format=newc --owner=0:0 --reproducible --quiet) |
+	gzip -9 -n >"$STAGE/initrd.img"
+
+# --- data disk ---------------------------------------------------------------
+
+DISK_SRC=$WORK/disk
+cp -R "$SRC_DIR/disk" "$DISK_SRC"
+chmod -R u=rwX,go=rX "$DISK_SRC"
+find "$DISK_SRC" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
+# lazy_*_init=0: have mke2fs initialise inode tables and journal now, so the
+# guest kernel does not start zeroing them in the background (those writes
+# would land in every snapshot). E2FSPROGS_FAKE_TIME pins the superblock
+# times; -U and hash_seed pin the remaining random fields.
+log "making the $DISK_SIZE ext4 data disk from $SRC_DIR/disk/"
+# Pre-sizing the (sparse) file keeps mke2fs from announcing that it creates it.
+truncate -s "$DISK_SIZE" "$STAGE/disk.img"
+E2FSPROGS_FAKE_TIME=$SOURCE_DATE_EPOCH mke2fs -q -t ext4 -L vmsfx-data \
+	-U "$DISK_UUID" \
+	-E "root_owner=0:0,hash_seed=$DISK_UUID,lazy_itable_init=0,lazy_journal_init=0" \
+	-d "$DISK_SRC" "$STAGE/disk.img" >&2 ||
+	die "mke2fs failed (it needs e2fsprogs >= 1.43 for -d)"
+# mke2fs -d copies each file's ctime, which no one can set on the host, so
+# pin it afterwards with debugfs (same e2fsprogs package).
+(cd "$DISK_SRC" && find . -mindepth 1 | LC_ALL=C sort | while IFS= read -r f; do
+	[[ $f != *'"'* ]] || die "file names with double quotes are not supported in $SRC_DIR/disk/: $f"
+	printf 'sif "%s" ctime @%s\n' "${f#.}" "$SOURCE_DATE_EPOCH"
+done) >"$WORK/debugfs.cmds"
+# debugfs reports failed requests on stderr but still exits 0.
+debugfs -w -f "$WORK/debugfs.cmds" "$STAGE/disk.img" >/dev/null 2>"$WORK/debugfs.log" || true
+if grep -v '^debugfs [0-9]' "$WORK/debugfs.log" | grep -q .; then
+	die "debugfs could not set file times in disk.img: $(grep -v '^debugfs [0-9]' "$WORK/debugfs.log")"
+fi
+
+printf '%s\n' "$DIGEST" >"$STAGE/.inputs-sha256"
+
+# --- publish -----------------------------------------------------------------
+
+# Two renames on one filesystem: readers see the old complete set or the new
+# one (the scratch folder, old output included, goes away with the trap).
+if [[ -e $OUT_DIR ]]; then
+	mv "$OUT_DIR" "$WORK/previous"
+fi
+mv "$STAGE" "$OUT_DIR"
+
+for a in "${ARTIFACTS[@]}"; do
+	log "$(printf '%-12s %10s bytes' "$a" "$(stat -c %s "$OUT_DIR/$a")")"
+done
+log "built $OUT_DIR"

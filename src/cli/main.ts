@@ -1,0 +1,111 @@
+import yargs from "yargs";
+import { EXIT, VmsfxError, isVmsfxError } from "../errors";
+import { captureCommand, inspectCommand, packCommand, runCommand, verifyCommand } from "./commands";
+
+/**
+ * The `vmsfx` command line. Every failure ends here: a VmsfxError prints one line and exits with
+ * its documented code; anything else is a bug and says so, with the stack only under VMSFX_DEBUG.
+ */
+
+function parseSize(v: string | number): number {
+  if (typeof v === "number") return v;
+  const m = /^(\d+)\s*([kKmM]?)i?[bB]?$/.exec(v.trim());
+  if (!m) throw new VmsfxError("VMSFX_USAGE", `"${v}" is not a size (try 65536, 64K or 1M).`);
+  return Number(m[1]) * (m[2].toLowerCase() === "k" ? 1024 : m[2].toLowerCase() === "m" ? 1 << 20 : 1);
+}
+
+export function fail(e: unknown): number {
+  if (isVmsfxError(e)) {
+    process.stderr.write(`vmsfx: ${e.message} [${e.code}]\n`);
+    return e.exitCode;
+  }
+  process.stderr.write(`vmsfx: internal error: ${e instanceof Error ? e.message : String(e)}. This is a bug; please report it (set VMSFX_DEBUG=1 for details).\n`);
+  if (process.env.VMSFX_DEBUG && e instanceof Error) process.stderr.write(`${e.stack}\n`);
+  return EXIT.internal;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let code = 0;
+  const run = async (p: Promise<number>): Promise<void> => {
+    code = await p;
+  };
+  const blockSizeCheck = (n: number) => {
+    if (n < 4096 || n > 256 << 10 || (n & (n - 1)) !== 0) throw new VmsfxError("VMSFX_USAGE", `--block-size must be a power of two from 4K to 256K (got ${n}).`);
+    return n;
+  };
+  await yargs(argv)
+    .scriptName("vmsfx")
+    .usage("$0 <command> [options]\n\nCapture a v86 guest, pack it into one file, resume it in well under a second.")
+    .command(
+      "capture <recipe>",
+      "Boot a guest recipe (vm.json), wait until it is ready, and save a snapshot directory",
+      (y) =>
+        y
+          .positional("recipe", { type: "string", demandOption: true, describe: "guest recipe, e.g. samples/shell/vm.json" })
+          .option("out", { alias: "o", type: "string", demandOption: true, describe: "snapshot directory to create (must not exist or be empty)" })
+          .option("block-size", { type: "string", default: "64K", describe: "block size for memory and disks" })
+          .option("level", { type: "number", default: 12, describe: "zstd level per block (1-19)" })
+          .option("verbose", { alias: "v", type: "boolean", default: false, describe: "show the guest console while it boots" })
+          .option("json", { type: "boolean", default: false, describe: "print the result as JSON" })
+          .option("quiet", { alias: "q", type: "boolean", default: false })
+          .example("$0 capture samples/shell/vm.json -o snap", ""),
+      (a) => run(captureCommand({ recipe: a.recipe, out: a.out, blockSize: blockSizeCheck(parseSize(a.blockSize)), level: Math.min(19, Math.max(1, a.level)), verbose: a.verbose, json: a.json, quiet: a.quiet })),
+    )
+    .command(
+      "pack <snapshot>",
+      "Pack a snapshot directory into one bundle file",
+      (y) =>
+        y
+          .positional("snapshot", { type: "string", demandOption: true, describe: "snapshot directory made by capture" })
+          .option("out", { alias: "o", type: "string", demandOption: true, describe: "bundle file to write (replaced atomically)" })
+          .option("json", { type: "boolean", default: false })
+          .option("quiet", { alias: "q", type: "boolean", default: false })
+          .example("$0 pack snap -o app.vmsfx", ""),
+      (a) => run(packCommand({ snapshot: a.snapshot, out: a.out, json: a.json, quiet: a.quiet })),
+    )
+    .command(
+      "inspect <target>",
+      "Show what a bundle or snapshot directory holds",
+      (y) => y.positional("target", { type: "string", demandOption: true }).option("json", { type: "boolean", default: false }).example("$0 inspect app.vmsfx --json", ""),
+      (a) => run(inspectCommand({ target: a.target, json: a.json })),
+    )
+    .command(
+      "verify <target>",
+      "Check every block of a bundle or snapshot directory against its SHA-256",
+      (y) => y.positional("target", { type: "string", demandOption: true }).option("json", { type: "boolean", default: false }).option("quiet", { alias: "q", type: "boolean", default: false }),
+      (a) => run(verifyCommand({ target: a.target, json: a.json, quiet: a.quiet })),
+    )
+    .command(
+      "run <bundle>",
+      "Resume the guest in a bundle (or snapshot directory) on this terminal",
+      (y) =>
+        y
+          .positional("bundle", { type: "string", demandOption: true })
+          .option("fresh", { type: "boolean", default: false, describe: "cold-boot the bundle's recipe instead of resuming" })
+          .option("state-dir", { type: "string", describe: "where guest disk changes are kept (default: <bundle>.vmsfx-state next to it)" })
+          .option("timings", { type: "boolean", default: false, describe: "print a JSON line of resume timings to stderr" })
+          .epilogue("On a terminal, Ctrl-] then q stops the guest. With piped input the guest runs until it powers off.")
+          .example("printf 'cat /mnt/hello.txt\\npoweroff\\n' | $0 run app.vmsfx", ""),
+      (a) => run(runCommand({ bundle: a.bundle, fresh: a.fresh, stateDir: a["state-dir"], timings: a.timings })),
+    )
+    .demandCommand(1, "Name a command; see --help.")
+    .strict()
+    .help()
+    .alias("h", "help")
+    .version(process.env.VMSFX_VERSION ?? "0.1.0")
+    .fail((msg, err) => {
+      if (err) throw err;
+      throw new VmsfxError("VMSFX_USAGE", `${msg} Run \`vmsfx --help\` for usage.`);
+    })
+    .parseAsync();
+  return code;
+}
+
+export function cli(): void {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (e) => process.exit(fail(e)),
+  );
+}
+
+if (require.main === module) cli();

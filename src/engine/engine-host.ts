@@ -1,0 +1,144 @@
+import { Worker } from "node:worker_threads";
+import { VmsfxError, isVmsfxError } from "../errors";
+import type { BootFilesBytes, DiskSlot, ExitReason, HostToWorker, ImageBlocks, ImagePresence, MachineSpec, WorkerToHost } from "./engine-protocol";
+import type { BlockDevice } from "../snapshot/overlay-disk";
+
+/**
+ * The launcher's handle on a guest: starts the engine worker, answers its disk requests from the
+ * snapshot layer's block devices, and exposes serial I/O, save and stop. Nothing here knows v86.
+ */
+
+export interface GuestEvents {
+  serial: (bytes: Uint8Array) => void;
+  exit: (reason: ExitReason) => void;
+  /** The guest cannot go on (a disk block failed verification, the engine crashed). */
+  fatal: (error: VmsfxError) => void;
+}
+
+type Waiter = { type: WorkerToHost["type"]; resolve: (m: WorkerToHost) => void };
+
+export class GuestHost {
+  private readonly worker: Worker;
+  private readonly waiters: Waiter[] = [];
+  private readonly listeners: { [K in keyof GuestEvents]: GuestEvents[K][] } = { serial: [], exit: [], fatal: [] };
+  private disks: Partial<Record<DiskSlot, BlockDevice>> = {};
+  private pendingWrites = new Set<Promise<void>>();
+  private failed: VmsfxError | undefined;
+  private terminated = false;
+
+  /** Spawning first and configuring later lets the worker load v86 while the caller reads blocks. */
+  constructor(workerSource: { path: string } | { code: string }) {
+    this.worker = "path" in workerSource ? new Worker(workerSource.path) : new Worker(workerSource.code, { eval: true });
+    this.worker.on("message", (m: WorkerToHost) => this.onMessage(m));
+    this.worker.on("error", (e) => this.fail(new VmsfxError("VMSFX_GUEST_FAILED", `the engine crashed: ${e.message}. Please report this with the bundle's \`vmsfx inspect\` output.`, { cause: e })));
+    this.worker.on("exit", () => {
+      if (!this.terminated) this.fail(new VmsfxError("VMSFX_GUEST_FAILED", "the engine stopped unexpectedly. Please report this."));
+    });
+  }
+
+  on<K extends keyof GuestEvents>(event: K, fn: GuestEvents[K]): void {
+    this.listeners[event].push(fn);
+  }
+
+  async create(module: WebAssembly.Module, machine: MachineSpec, disks: Partial<Record<DiskSlot, BlockDevice>>, boot?: BootFilesBytes): Promise<void> {
+    this.disks = disks;
+    this.send({ type: "create", module, machine, boot });
+    await this.wait("created");
+  }
+
+  /** Streams verified RAM/VGA blocks to the engine; their buffers are transferred, not copied. */
+  sendImage(image: ImageBlocks): void {
+    this.worker.postMessage({ type: "image", image } satisfies HostToWorker, image.blocks.map((b) => b.data.buffer as ArrayBuffer));
+  }
+
+  async restore(state: Uint8Array, ram: ImagePresence, vga: ImagePresence): Promise<void> {
+    this.send({ type: "restore", state, ram, vga });
+    await this.wait("running");
+  }
+
+  whenRunning(): Promise<void> {
+    return this.wait("running").then(() => undefined);
+  }
+
+  input(bytes: Uint8Array): void {
+    if (!this.terminated) this.send({ type: "input", bytes });
+  }
+
+  /** Stops the guest and returns its state; every disk write it made has reached its device. */
+  async save(): Promise<{ state: Uint8Array; memory: Uint8Array; vga: Uint8Array }> {
+    this.send({ type: "save" });
+    const m = (await this.wait("saved")) as Extract<WorkerToHost, { type: "saved" }>;
+    await Promise.all([...this.pendingWrites]);
+    if (this.failed) throw this.failed;
+    return { state: m.state, memory: new Uint8Array(m.memory), vga: new Uint8Array(m.vga) };
+  }
+
+  /** Waits until all guest disk writes received so far are applied to the overlays. */
+  async flushDisks(): Promise<void> {
+    await Promise.all([...this.pendingWrites]);
+  }
+
+  async stop(): Promise<void> {
+    if (this.terminated) return;
+    this.terminated = true;
+    await this.worker.terminate();
+  }
+
+  private send(m: HostToWorker): void {
+    const transfer: Transferable[] = [];
+    this.worker.postMessage(m, transfer as never);
+  }
+
+  private wait(type: WorkerToHost["type"]): Promise<WorkerToHost> {
+    if (this.failed) return Promise.reject(this.failed);
+    return new Promise((resolve, reject) => {
+      this.waiters.push({ type, resolve });
+      this.on("fatal", reject);
+    });
+  }
+
+  private fail(e: VmsfxError): void {
+    if (this.failed || this.terminated) return;
+    this.failed = e;
+    for (const fn of this.listeners.fatal) fn(e);
+  }
+
+  private onMessage(m: WorkerToHost): void {
+    switch (m.type) {
+      case "serial":
+        for (const fn of this.listeners.serial) fn(m.bytes);
+        return;
+      case "exit":
+        for (const fn of this.listeners.exit) fn(m.reason);
+        return;
+      case "disk-read":
+        this.diskRead(m.id, m.slot, m.offset, m.length);
+        return;
+      case "disk-write":
+        this.diskWrite(m.slot, m.offset, m.data);
+        return;
+      case "error":
+        this.fail(new VmsfxError("VMSFX_GUEST_FAILED", `the engine failed: ${m.message.split("\n")[0]}. Please report this.`));
+        return;
+    }
+    const i = this.waiters.findIndex((w) => w.type === m.type);
+    if (i >= 0) this.waiters.splice(i, 1)[0].resolve(m);
+  }
+
+  private diskRead(id: number, slot: DiskSlot, offset: number, length: number): void {
+    const dev = this.disks[slot];
+    if (!dev) return this.fail(new VmsfxError("VMSFX_GUEST_FAILED", `the guest read from disk ${slot}, which this machine does not have.`));
+    dev.read(offset, length).then(
+      (data) => this.terminated || this.worker.postMessage({ type: "disk-reply", id, data } satisfies HostToWorker, [data.buffer as ArrayBuffer]),
+      (e) => this.fail(isVmsfxError(e) ? e : new VmsfxError("VMSFX_GUEST_FAILED", `disk ${slot} read failed: ${(e as Error).message}`)),
+    );
+  }
+
+  private diskWrite(slot: DiskSlot, offset: number, data: Uint8Array): void {
+    const dev = this.disks[slot];
+    if (!dev) return;
+    const p = dev.write(offset, data).catch((e) => this.fail(isVmsfxError(e) ? e : new VmsfxError("VMSFX_GUEST_FAILED", `disk ${slot} write failed: ${(e as Error).message}`)));
+    this.pendingWrites.add(p);
+    void p.finally(() => this.pendingWrites.delete(p));
+  }
+}

@@ -1,0 +1,60 @@
+/**
+ * Messages between the launcher (main thread) and the engine worker that runs v86. v86 lives in a
+ * worker so block decoding, verification, disk reads and terminal I/O on the main thread overlap
+ * with the emulator's own start-up, and stay responsive while the guest runs.
+ */
+
+export type DiskSlot = "hda" | "hdb";
+
+export interface MachineSpec {
+  memoryBytes: number;
+  vgaMemoryBytes: number;
+  /** `head` is the disk's first sector: v86 reads it while constructing (geometry), before the host could answer. */
+  disks: { slot: DiskSlot; size: number; head?: Uint8Array }[];
+}
+
+export interface BootFilesBytes {
+  bios: Uint8Array;
+  vgaBios: Uint8Array;
+  kernel: Uint8Array;
+  initrd?: Uint8Array;
+  cmdline: string;
+}
+
+export type ImageTarget = "ram" | "vga";
+
+/** Verified blocks of RAM or VGA memory, streamed to the worker as they are decoded (transferred, not copied). */
+export interface ImageBlocks {
+  target: ImageTarget;
+  blockSize: number;
+  /** Each decoded block with every block index it stands at (deduplicated blocks stand at several). */
+  blocks: { indices: number[]; data: Uint8Array }[];
+}
+
+/** 1 where a block was (or will be) streamed; 0 where it is all zeros. */
+export interface ImagePresence {
+  blockSize: number;
+  present: Uint8Array;
+}
+
+export type HostToWorker =
+  | { type: "create"; module: WebAssembly.Module; machine: MachineSpec; boot?: BootFilesBytes }
+  | { type: "image"; image: ImageBlocks }
+  | { type: "restore"; state: Uint8Array; ram: ImagePresence; vga: ImagePresence }
+  | { type: "input"; bytes: Uint8Array }
+  | { type: "disk-reply"; id: number; data: Uint8Array }
+  | { type: "save" }
+  | { type: "stop" };
+
+export type ExitReason = "poweroff" | "reboot";
+
+export type WorkerToHost =
+  | { type: "created" }
+  | { type: "running" }
+  | { type: "serial"; bytes: Uint8Array }
+  | { type: "disk-read"; id: number; slot: DiskSlot; offset: number; length: number }
+  | { type: "disk-write"; slot: DiskSlot; offset: number; data: Uint8Array }
+  | { type: "exit"; reason: ExitReason }
+  | { type: "saved"; state: Uint8Array; memory: ArrayBuffer; vga: ArrayBuffer }
+  | { type: "stopped" }
+  | { type: "error"; message: string };

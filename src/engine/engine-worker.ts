@@ -1,0 +1,193 @@
+import { parentPort } from "node:worker_threads";
+import { V86 } from "v86";
+import type { BootFilesBytes, DiskSlot, HostToWorker, ImageBlocks, ImagePresence, MachineSpec, WorkerToHost } from "./engine-protocol";
+import { createDiskProxy, type DiskProxies } from "./v86-disk";
+import { captureState, guestMemoryView, svgaMemoryView, viewIsZero, writeBlocks, zeroAbsent } from "./v86-memory";
+
+/**
+ * The engine worker: the only code that touches v86. It owns one emulator, forwards serial bytes
+ * and disk requests to the host, and turns guest power-off and reboot into exit messages.
+ */
+
+const port = parentPort!;
+
+// v86 prints diagnostics (and whole objects) with console.log; the user's terminal belongs to the guest.
+if (!process.env.VMSFX_DEBUG) {
+  console.log = () => {};
+  console.warn = () => {};
+}
+const post = (m: WorkerToHost, transfer: Transferable[] = []) => port.postMessage(m, transfer as never);
+
+/* eslint-disable @typescript-eslint/no-explicit-any */
+let emulator: any;
+let disks: DiskProxies;
+let exited = false;
+
+// Serial output arrives one byte per event; batch it per turn of the event loop.
+let outBuf: number[] = [];
+let flushScheduled = false;
+function onSerialByte(b: number): void {
+  outBuf.push(b);
+  if (!flushScheduled) {
+    flushScheduled = true;
+    setImmediate(flushSerial);
+  }
+}
+function flushSerial(): void {
+  flushScheduled = false;
+  if (outBuf.length === 0) return;
+  const bytes = Uint8Array.from(outBuf);
+  outBuf = [];
+  post({ type: "serial", bytes }, [bytes.buffer]);
+}
+
+// v86 queues input without limit but the guest's tty drops what overflows its buffers, so input
+// is fed at the pace the guest reads it.
+const pendingInput: number[] = [];
+let inputTimer: NodeJS.Timeout | undefined;
+const UART_LOW_WATER = 16;
+let running = false;
+function pumpInput(): void {
+  // Input that arrives before the guest runs waits here; none is lost.
+  const uart = running ? emulator?.v86?.cpu?.devices?.uart0 : undefined;
+  if (!uart) return;
+  while (pendingInput.length > 0 && uart.input.length < UART_LOW_WATER) {
+    emulator.bus.send("serial0-input", pendingInput.shift());
+  }
+  if (pendingInput.length === 0 && inputTimer) {
+    clearInterval(inputTimer);
+    inputTimer = undefined;
+  }
+}
+function queueInput(bytes: Uint8Array): void {
+  for (const b of bytes) pendingInput.push(b);
+  pumpInput();
+  if (pendingInput.length > 0 && !inputTimer) inputTimer = setInterval(pumpInput, 1);
+}
+
+function signalExit(reason: "poweroff" | "reboot"): void {
+  if (exited) return;
+  exited = true;
+  flushSerial();
+  post({ type: "exit", reason });
+}
+
+async function create(module: WebAssembly.Module, machine: MachineSpec, boot?: BootFilesBytes): Promise<void> {
+  disks = {};
+  for (const d of machine.disks) disks[d.slot] = createDiskProxy(d.slot, d.size, d.head, post);
+  const options: Record<string, unknown> = {
+    wasm_fn: async (imports: WebAssembly.Imports) => (await WebAssembly.instantiate(module, imports)).exports,
+    memory_size: machine.memoryBytes,
+    vga_memory_size: machine.vgaMemoryBytes,
+    // The device set must be identical at capture and resume: keep every option here, never vary it.
+    acpi: false,
+    disable_keyboard: true,
+    disable_mouse: true,
+    disable_speaker: true,
+    autostart: !!boot,
+    hda: disks.hda?.buffer,
+    hdb: disks.hdb?.buffer,
+  };
+  if (boot) {
+    options.bios = { buffer: copyOut(boot.bios) };
+    options.vga_bios = { buffer: copyOut(boot.vgaBios) };
+    options.bzimage = { buffer: copyOut(boot.kernel) };
+    if (boot.initrd) options.initrd = { buffer: copyOut(boot.initrd) };
+    options.cmdline = boot.cmdline;
+  }
+  emulator = new V86(options as never);
+  await new Promise<void>((resolve) => emulator.add_listener("emulator-loaded", () => resolve()));
+  emulator.add_listener("serial0-output-byte", onSerialByte);
+  // Without ACPI, Linux powers off by halting with interrupts disabled; v86 reports exactly that.
+  emulator.add_listener("cpu-event-halt", () => signalExit("poweroff"));
+  const cpu = emulator.v86.cpu;
+  const reboot = cpu.reboot_internal;
+  cpu.reboot_internal = function (this: unknown) {
+    signalExit("reboot");
+    return reboot.call(this);
+  };
+  for (const image of earlyImages.splice(0)) applyImage(image);
+  post({ type: "created" });
+  if (boot) {
+    running = true;
+    post({ type: "running" });
+  }
+}
+
+function copyOut(u: Uint8Array): ArrayBuffer {
+  return u.buffer.slice(u.byteOffset, u.byteOffset + u.byteLength) as ArrayBuffer;
+}
+
+// Blocks can arrive before the emulator exists (the host decodes while v86 starts); keep them until then.
+const earlyImages: ImageBlocks[] = [];
+function applyImage(image: ImageBlocks): void {
+  if (!emulator) {
+    earlyImages.push(image);
+    return;
+  }
+  const cpu = emulator.v86.cpu;
+  writeBlocks(image.target === "ram" ? guestMemoryView(cpu) : svgaMemoryView(cpu), image);
+}
+
+async function restore(state: Uint8Array, ram: ImagePresence, vga: ImagePresence): Promise<void> {
+  const cpu = emulator.v86.cpu;
+  const svga = svgaMemoryView(cpu);
+  // VGA memory survives restore_state (the state carries none of it), so it is complete before
+  // the device's own redraw runs.
+  zeroAbsent(svga, vga, viewIsZero(svga));
+  const original = cpu.unpack_memory;
+  // v86 would zero all of RAM and copy pages out of the state. The state carries no pages: the
+  // verified blocks were already written into RAM as they arrived, and only blocks that must be
+  // zero but are not (v86 leaves a byte or two at start) are cleared here.
+  cpu.unpack_memory = function () {
+    zeroAbsent(guestMemoryView(cpu), ram, (offset, length) => cpu.is_memory_zeroed(offset, length));
+  };
+  try {
+    await emulator.restore_state(copyOut(state));
+  } finally {
+    cpu.unpack_memory = original;
+  }
+  await emulator.run();
+  running = true;
+  pumpInput();
+  post({ type: "running" });
+}
+
+async function save(): Promise<void> {
+  // A disk request in flight or input not yet read by the guest is not part of v86's state.
+  while (disks && Object.values(disks).some((d) => d && d.pending() > 0)) await new Promise((r) => setTimeout(r, 1));
+  await emulator.stop();
+  flushSerial();
+  const { state, memory, vga } = await captureState(emulator);
+  post({ type: "saved", state, memory, vga }, [state.buffer, memory, vga]);
+}
+
+port.on("message", (m: HostToWorker) => {
+  const run = async () => {
+    switch (m.type) {
+      case "create":
+        return create(m.module, m.machine, m.boot);
+      case "image":
+        return applyImage(m.image);
+      case "restore":
+        return restore(m.state, m.ram, m.vga);
+      case "input":
+        return queueInput(m.bytes);
+      case "disk-reply":
+        return disks[findSlot(m.id)]?.reply(m.id, m.data);
+      case "save":
+        return save();
+      case "stop":
+        if (inputTimer) clearInterval(inputTimer);
+        await emulator?.destroy?.();
+        post({ type: "stopped" });
+        return;
+    }
+  };
+  run().catch((e: unknown) => post({ type: "error", message: e instanceof Error ? (e.stack ?? e.message) : String(e) }));
+});
+
+function findSlot(id: number): DiskSlot {
+  for (const [slot, d] of Object.entries(disks)) if (d?.owns(id)) return slot as DiskSlot;
+  return "hda";
+}

@@ -1,0 +1,66 @@
+import type { DiskSlot, WorkerToHost } from "./engine-protocol";
+
+/**
+ * The object v86 sees as a hard disk. v86 accepts any object with its buffer interface (checked
+ * against v86 0.5.462: byteLength, load/onload, get, set, get_from_cache, get_and_cache,
+ * get_state, set_state, get_buffer). Reads and writes are forwarded to the host, which owns the
+ * copy-on-write overlay, so v86's saved state carries no disk data at all.
+ */
+export interface DiskProxy {
+  buffer: unknown;
+  pending(): number;
+  owns(id: number): boolean;
+  reply(id: number, data: Uint8Array): void;
+}
+
+export type DiskProxies = Partial<Record<DiskSlot, DiskProxy>>;
+
+let nextId = 1;
+
+export function createDiskProxy(slot: DiskSlot, size: number, head: Uint8Array | undefined, post: (m: WorkerToHost, t?: Transferable[]) => void): DiskProxy {
+  const waiting = new Map<number, (data: Uint8Array) => void>();
+  const buffer = {
+    byteLength: size,
+    onload: undefined as undefined | ((e: object) => void),
+    onprogress: undefined,
+    load() {
+      this.onload?.({});
+    },
+    get(start: number, len: number, fn: (data: Uint8Array) => void) {
+      const id = nextId++;
+      waiting.set(id, fn);
+      post({ type: "disk-read", id, slot, offset: start, length: len });
+    },
+    set(start: number, data: Uint8Array, fn: () => void) {
+      // Write-behind: the host applies messages in order, so a later read sees this write.
+      post({ type: "disk-write", slot, offset: start, data: data.slice() });
+      fn();
+    },
+    get_from_cache(start: number, len: number) {
+      return head && start + len <= head.byteLength ? head.slice(start, start + len) : undefined;
+    },
+    get_and_cache(start: number, len: number, fn: (data: Uint8Array) => void) {
+      const cached = this.get_from_cache(start, len);
+      if (cached) fn(cached);
+      else this.get(start, len, fn);
+    },
+    get_state() {
+      return [];
+    },
+    set_state() {},
+    get_buffer(fn: (b?: ArrayBuffer) => void) {
+      fn();
+    },
+  };
+  return {
+    buffer,
+    pending: () => waiting.size,
+    owns: (id) => waiting.has(id),
+    reply(id, data) {
+      // A block that fails verification never gets here: the host stops the guest instead.
+      const fn = waiting.get(id);
+      waiting.delete(id);
+      fn?.(data);
+    },
+  };
+}

@@ -1,0 +1,82 @@
+import type { ImageBlocks, ImagePresence } from "./engine-protocol";
+
+/**
+ * Guest RAM and VGA memory live inside v86's wasm memory. v86 exposes them as Proxy views that
+ * build a new typed array on every access, so we build our own views once. Facts checked against
+ * v86 0.5.462: RAM at cpu.mem8.byteOffset (cpu.memory_size[0] bytes), VGA at
+ * cpu.devices.vga.svga_memory; state[77]/[78] hold packed RAM pages, vga state [39] the SVGA
+ * memory and [61] the derived pixel buffer.
+ */
+/* eslint-disable @typescript-eslint/no-explicit-any */
+
+export function guestMemoryView(cpu: any): Uint8Array {
+  return new Uint8Array(cpu.wasm_memory.buffer, cpu.mem8.byteOffset, cpu.memory_size[0]);
+}
+
+export function svgaMemoryView(cpu: any): Uint8Array {
+  const svga = cpu.devices.vga.svga_memory;
+  return new Uint8Array(cpu.wasm_memory.buffer, svga.byteOffset, svga.length);
+}
+
+export function writeBlocks(view: Uint8Array, image: ImageBlocks): void {
+  for (const { indices, data } of image.blocks) {
+    for (const i of indices) view.set(data, i * image.blockSize);
+  }
+}
+
+/**
+ * Zeroes the blocks the snapshot says are all zero. A fresh emulator's memory is almost all zero
+ * already (v86 leaves a byte or two), so each block is checked first and only dirty ones cleared.
+ */
+export function zeroAbsent(view: Uint8Array, presence: ImagePresence, isZero: (offset: number, length: number) => boolean): void {
+  const n = presence.present.length;
+  for (let i = 0; i < n; i++) {
+    if (presence.present[i]) continue;
+    const offset = i * presence.blockSize;
+    const length = Math.min(presence.blockSize, view.byteLength - offset);
+    if (!isZero(offset, length)) view.fill(0, offset, offset + length);
+  }
+}
+
+/** Word-wise zero check for views v86 has no scan for (VGA memory). */
+export function viewIsZero(view: Uint8Array): (offset: number, length: number) => boolean {
+  return (offset, length) => {
+    const start = view.byteOffset + offset;
+    if (start % 8 === 0 && length % 8 === 0) {
+      const w = new BigUint64Array(view.buffer, start, length / 8);
+      for (let i = 0; i < w.length; i++) if (w[i] !== 0n) return false;
+      return true;
+    }
+    for (let i = offset; i < offset + length; i++) if (view[i] !== 0) return false;
+    return true;
+  };
+}
+
+/**
+ * Saves the device state without its big buffers (RAM pages, SVGA memory, pixel buffer) and
+ * returns those separately, copied out of the wasm memory: the state shrinks from ~50 MB to well
+ * under 1 MB and RAM is cut into blocks by the caller.
+ */
+export async function captureState(emulator: any): Promise<{ state: Uint8Array; memory: ArrayBuffer; vga: ArrayBuffer }> {
+  const cpu = emulator.v86.cpu;
+  const vga = cpu.devices.vga;
+  const packMemory = cpu.pack_memory;
+  const vgaGetState = vga.get_state;
+  cpu.pack_memory = () => ({ bitmap: { get_buffer: () => new ArrayBuffer(0) }, packed_memory: new Uint8Array(0) });
+  vga.get_state = function (this: unknown) {
+    const s = vgaGetState.call(this);
+    s[39] = new Uint8Array(0);
+    s[61] = 0;
+    return s;
+  };
+  let raw: ArrayBuffer;
+  try {
+    raw = await emulator.save_state();
+  } finally {
+    cpu.pack_memory = packMemory;
+    vga.get_state = vgaGetState;
+  }
+  const memory = guestMemoryView(cpu).slice().buffer;
+  const vgaMemory = svgaMemoryView(cpu).slice().buffer;
+  return { state: new Uint8Array(raw), memory, vga: vgaMemory };
+}
