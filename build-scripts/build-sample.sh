@@ -174,16 +174,14 @@ fi
 
 # --- skip the build when nothing changed ------------------------------------
 
-ensure_tool cpio cpio
 ensure_tool mke2fs e2fsprogs
-ensure_tool debugfs e2fsprogs
-command -v dpkg-deb >/dev/null || die "dpkg-deb not found (package dpkg)"
 
 # Everything that shapes the output: this script (module list, options), the
 # guest's /init, the disk contents, the exact .debs and the mke2fs version.
 inputs_digest() {
 	{
-		sha256sum "$SCRIPT_PATH" "$SRC_DIR/init"
+		sha256sum <"$SCRIPT_PATH"
+		sha256sum <"$SRC_DIR/init"
 		printf '%s\n' "$(basename "$KERNEL_DEB")" "$(basename "$BUSYBOX_DEB")" "$(basename "$SEABIOS_DEB")"
 		printf 'epoch=%s\n' "$SOURCE_DATE_EPOCH"
 		mke2fs -V 2>&1 | head -n 1
@@ -203,6 +201,10 @@ if ((up_to_date)); then
 	log "$OUT_DIR is up to date"
 	exit 0
 fi
+
+ensure_tool cpio cpio
+ensure_tool debugfs e2fsprogs
+command -v dpkg-deb >/dev/null || die "dpkg-deb not found (package dpkg)"
 
 # --- build in a scratch folder next to the output ----------------------------
 
@@ -304,16 +306,17 @@ E2FSPROGS_FAKE_TIME=$SOURCE_DATE_EPOCH mke2fs -q -t ext4 -L vmsfx-data \
 	-E "root_owner=0:0,hash_seed=$DISK_UUID,lazy_itable_init=0,lazy_journal_init=0" \
 	-d "$DISK_SRC" "$STAGE/disk.img" >&2 ||
 	die "mke2fs failed (it needs e2fsprogs >= 1.43 for -d)"
-# mke2fs -d copies each file's ctime, which no one can set on the host, so
-# pin it afterwards with debugfs (same e2fsprogs package).
+# mke2fs -d copies each file's ctime, which no one can set on the host, and
+# its owner (root_owner only covers the top folder), which depends on who
+# builds; pin both afterwards with debugfs (same e2fsprogs package).
 (cd "$DISK_SRC" && find . -mindepth 1 | LC_ALL=C sort | while IFS= read -r f; do
 	[[ $f != *'"'* ]] || die "file names with double quotes are not supported in $SRC_DIR/disk/: $f"
-	printf 'sif "%s" ctime @%s\n' "${f#.}" "$SOURCE_DATE_EPOCH"
+	printf 'sif "%s" %s\n' "${f#.}" "ctime @$SOURCE_DATE_EPOCH" "${f#.}" "uid 0" "${f#.}" "gid 0"
 done) >"$WORK/debugfs.cmds"
 # debugfs reports failed requests on stderr but still exits 0.
 debugfs -w -f "$WORK/debugfs.cmds" "$STAGE/disk.img" >/dev/null 2>"$WORK/debugfs.log" || true
 if grep -v '^debugfs [0-9]' "$WORK/debugfs.log" | grep -q .; then
-	die "debugfs could not set file times in disk.img: $(grep -v '^debugfs [0-9]' "$WORK/debugfs.log")"
+	die "debugfs could not set file times and owners in disk.img: $(grep -v '^debugfs [0-9]' "$WORK/debugfs.log")"
 fi
 
 printf '%s\n' "$DIGEST" >"$STAGE/.inputs-sha256"

@@ -1,5 +1,6 @@
 import type { GuestHost } from "../engine/engine-host";
 import { TerminalAnswerer } from "./terminal-answerer";
+import { LinePacer } from "./line-pacer";
 
 /**
  * Joins the guest's serial console to the user's terminal. On a TTY: raw mode, every key goes to
@@ -14,6 +15,8 @@ export interface ConsoleOptions {
   stdout: NodeJS.WriteStream;
   stderr: NodeJS.WriteStream;
   onDetach: () => void;
+  /** Piped input is held until this resolves (a cold boot waits for the guest's prompt). */
+  inputGate?: Promise<void>;
 }
 
 export interface ConsoleBridge {
@@ -23,14 +26,21 @@ export interface ConsoleBridge {
 
 export function attachConsole(host: GuestHost, opts: ConsoleOptions): ConsoleBridge {
   const interactive = opts.stdin.isTTY === true;
-  const answerer = interactive ? undefined : new TerminalAnswerer((b) => host.input(b));
+  const pacer = interactive ? undefined : new LinePacer((b) => host.input(b));
+  const prompts = interactive ? undefined : new TerminalAnswerer(undefined, () => pacer?.prompt());
   host.on("serial", (bytes) => {
-    opts.stdout.write(bytes);
-    answerer?.observe(bytes);
+    pacer?.output();
+    opts.stdout.write(prompts ? prompts.observe(bytes) : bytes);
   });
   let escaped = false;
+  let held: Buffer[] | undefined = opts.inputGate ? [] : undefined;
+  opts.inputGate?.then(() => {
+    for (const c of held ?? []) pacer?.push(c);
+    held = undefined;
+  });
   const onData = (chunk: Buffer) => {
-    if (!interactive) return host.input(new Uint8Array(chunk));
+    if (held && !interactive) return void held.push(chunk);
+    if (pacer) return pacer.push(chunk);
     const out: number[] = [];
     for (const b of chunk) {
       if (escaped) {
@@ -51,6 +61,7 @@ export function attachConsole(host: GuestHost, opts: ConsoleOptions): ConsoleBri
   return {
     interactive,
     close() {
+      pacer?.close();
       opts.stdin.off("data", onData);
       if (interactive) opts.stdin.setRawMode(false);
       opts.stdin.pause();

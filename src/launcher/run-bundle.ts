@@ -10,6 +10,7 @@ import { blockLength, serializeManifest, type BlockMap } from "../snapshot/manif
 import { sha256Hex } from "../snapshot/block-codec";
 import { defaultStateDir, saveOverlay } from "../snapshot/overlay-store";
 import { attachConsole } from "./console-bridge";
+import { SerialTail } from "./terminal-answerer";
 
 /**
  * `vmsfx run`: open the bundle, check it was made for this engine, resume (or cold-boot with
@@ -61,6 +62,7 @@ export async function runBundle(file: string, assets: EngineAssets, opts: RunOpt
       finish("poweroff");
     });
 
+    let inputGate: Promise<void> | undefined;
     if (opts.fresh) {
       if (!m.boot) throw new VmsfxError("VMSFX_MANIFEST_INVALID", `${file}: this bundle carries no boot files, so it cannot be cold-booted. Run it without --fresh.`);
       const boot = {
@@ -70,6 +72,7 @@ export async function runBundle(file: string, assets: EngineAssets, opts: RunOpt
         initrd: m.boot.initrd ? await readWhole(reader, m.boot.initrd) : undefined,
         cmdline: m.boot.cmdline,
       };
+      if (m.boot.ready) inputGate = waitForPattern(host, new RegExp(m.boot.ready), 120_000);
       await host.create(await modulePromise, machine, disks, boot);
     } else {
       const created = modulePromise.then((module) => host.create(module, machine, disks));
@@ -85,7 +88,7 @@ export async function runBundle(file: string, assets: EngineAssets, opts: RunOpt
     }
     mark("running");
 
-    const bridge = attachConsole(host, { stdin: opts.stdin, stdout: opts.stdout, stderr: opts.stderr, onDetach: () => finish("detached") });
+    const bridge = attachConsole(host, { stdin: opts.stdin, stdout: opts.stdout, stderr: opts.stderr, onDetach: () => finish("detached"), inputGate });
     const onSignal = () => finish("signal");
     process.once("SIGINT", onSignal);
     process.once("SIGTERM", onSignal);
@@ -111,6 +114,21 @@ export async function runBundle(file: string, assets: EngineAssets, opts: RunOpt
     await host.stop();
     await source.close();
   }
+}
+
+/** Resolves once the console shows the pattern (or after `timeoutMs`, so input is never held forever). */
+function waitForPattern(host: GuestHost, pattern: RegExp, timeoutMs: number): Promise<void> {
+  const tail = new SerialTail();
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, timeoutMs);
+    host.on("serial", (bytes) => {
+      tail.push(bytes);
+      if (pattern.test(tail.value)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  });
 }
 
 function baseReader(reader: BlockReader, map: BlockMap) {

@@ -1,8 +1,10 @@
 /**
- * Busybox's line editor asks the terminal where the cursor is (ESC [ 6 n) and waits for the
- * reply. A real terminal answers by itself; when nobody is attached (capture, piped input) we
- * answer as a 24x80 terminal would, with the column worked out from the output since the last
- * line break, so the guest's line editor keeps correct positions.
+ * Busybox's line editor asks the terminal where the cursor is (ESC [ 6 n) after every prompt.
+ * With no terminal attached (capture, piped input) the query is taken out of the output (it would
+ * make whatever terminal shows the output type an answer into it), reported as a prompt, and,
+ * where `reply` is given, answered as a 24-line terminal would, with the column counted from the
+ * output since the last line break. Busybox does not wait for the answer; it only uses it to
+ * place the cursor.
  */
 const DSR = [0x1b, 0x5b, 0x36, 0x6e]; // ESC [ 6 n
 
@@ -11,25 +13,35 @@ export class TerminalAnswerer {
   private column = 0;
 
   constructor(
-    private readonly reply: (bytes: Uint8Array) => void,
+    private readonly reply?: (bytes: Uint8Array) => void,
+    private readonly onQuery: () => void = () => {},
     private readonly rows = 24,
   ) {}
 
-  /** Feed every byte the guest writes; replies are sent through `reply`. */
-  observe(bytes: Uint8Array): void {
+  /** Feed every byte the guest writes; returns them without the queries. */
+  observe(bytes: Uint8Array): Uint8Array {
+    const out: number[] = [];
+    let queries = 0;
     for (const b of bytes) {
-      if (b === 0x0a || b === 0x0d) this.column = 0;
-      else if (b >= 0x20 && b !== 0x7f && this.matched === 0 && b !== 0x1b) this.column++;
       if (b === DSR[this.matched]) {
         this.matched++;
         if (this.matched === DSR.length) {
           this.matched = 0;
-          this.reply(new TextEncoder().encode(`\x1b[${this.rows};${this.column + 1}R`));
+          queries++;
+          this.reply?.(new TextEncoder().encode(`\x1b[${this.rows};${this.column + 1}R`));
         }
-      } else {
-        this.matched = b === DSR[0] ? 1 : 0;
+        continue;
       }
+      // A partial match that breaks off was real output after all.
+      if (this.matched > 0) out.push(...DSR.slice(0, this.matched));
+      this.matched = b === DSR[0] ? 1 : 0;
+      if (this.matched) continue;
+      out.push(b);
+      if (b === 0x0a || b === 0x0d) this.column = 0;
+      else if (b >= 0x20 && b !== 0x7f) this.column++;
     }
+    for (let i = 0; i < queries; i++) this.onQuery();
+    return Uint8Array.from(out);
   }
 }
 

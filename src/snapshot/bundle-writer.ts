@@ -48,6 +48,8 @@ export async function writeBundle(source: SnapshotSource, out: string, opts: Wri
       },
     });
     const done = pipeline(pack, counter, fileStream);
+    // On an early failure the pipeline rejects too; the first error is the one we report.
+    done.catch(() => undefined);
     // Positions are computed from the tar layout (names are short ASCII, so every header is one
     // 512-byte block with no pax record) and checked against the bytes actually written below.
     let pos = 0;

@@ -137,6 +137,7 @@ export async function capture(recipe: Recipe, assets: EngineAssets, opts: Captur
         kernel: await bootMap(boot.kernel),
         initrd: boot.initrd ? await bootMap(boot.initrd) : undefined,
         cmdline: boot.cmdline,
+        ready: recipe.ready.serial.source,
       },
       console: { tail: lastLine(tail.value) },
     };

@@ -39,6 +39,8 @@ export interface BootFiles {
   kernel: BlockMap;
   initrd?: BlockMap;
   cmdline: string;
+  /** The recipe's ready pattern (regex source): a cold boot holds piped input until it appears. */
+  ready?: string;
 }
 
 export interface Manifest {
@@ -87,6 +89,16 @@ function int(v: unknown, path: string, min: number, max: number): number {
 function hash(v: unknown, path: string): BlockHash {
   if (typeof v !== "string" || !HASH_RE.test(v)) fail(path, "must be a lowercase hex SHA-256");
   return v;
+}
+
+function regexSource(v: unknown, path: string): string {
+  const s = str(v, path, 1024);
+  try {
+    new RegExp(s);
+  } catch {
+    fail(path, "must be a valid regular expression");
+  }
+  return s;
 }
 
 export function blockCount(size: number, blockSize: number): number {
@@ -152,6 +164,7 @@ export function validateManifest(raw: unknown): Manifest {
       kernel: validateBlockMap(b.kernel, "boot.kernel"),
       initrd: b.initrd === undefined ? undefined : validateBlockMap(b.initrd, "boot.initrd"),
       cmdline: str(b.cmdline, "boot.cmdline"),
+      ready: b.ready === undefined ? undefined : regexSource(b.ready, "boot.ready"),
     };
   }
   const consoleInfo = obj(m.console, "console");
