@@ -86,8 +86,8 @@ function printReport(target: string, kind: string, fileBytes: number | undefined
   out(`  engine    v86 ${r.engine.version}, wasm sha256 ${r.engine.wasmSha256.slice(0, 16)}…`);
   out(`  machine   ${formatBytes(r.machine.memoryBytes)} RAM, ${formatBytes(r.machine.vgaMemoryBytes)} VGA`);
   out("");
-  const row = (c: string[]) => out("  " + c[0].padEnd(14) + c.slice(1).map((x) => x.padStart(12)).join(""));
-  row(["part", "raw", "blocks", "zero", "duplicate", "stored", "stored bytes"]);
+  const row = (c: string[]) => out("  " + c[0].padEnd(14) + c.slice(1).map((x) => " " + x.padStart(11)).join(""));
+  row(["part", "raw", "blocks", "zero", "duplicate", "stored", "size stored"]);
   for (const p of [...r.parts, { name: "total", ...r.totals }]) {
     row([p.name, formatBytes(p.rawBytes), String(p.blocks), String(p.zeroBlocks), String(p.dedupBlocks), String(p.storedBlocks), formatBytes(p.storedBytes)]);
   }
