@@ -115,6 +115,6 @@ export async function runCommand(a: { bundle: string; fresh: boolean; stateDir?:
   const timings: Record<string, number> | undefined = a.timings ? {} : undefined;
   const assets = await loadEngineAssets();
   const r = await runBundle(a.bundle, assets, { fresh: a.fresh, stateDir: a.stateDir && path.resolve(a.stateDir), timings, stdin: process.stdin, stdout: process.stdout, stderr: process.stderr });
-  if (timings) process.stderr.write(`vmsfx-timings ${JSON.stringify(timings)}\n`);
+  if (timings) process.stderr.write(`vmsfx-timings ${JSON.stringify({ ...timings, maxRssKb: process.resourceUsage().maxRSS })}\n`);
   return r.exitCode;
 }

@@ -1,0 +1,148 @@
+// `npm run bench`: resume speed and snapshot size on the sample guest, against v86's own
+// restore, a cold boot, and QEMU (TCG) migrate-to-file. Writes bench/results/shell.json and
+// bench/results/shell.md (the table in the README). Runs each resume RUNS times; medians reported.
+import { spawn, execFileSync } from "node:child_process";
+import { mkdirSync, readFileSync, statSync, writeFileSync, existsSync, rmSync } from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+
+const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
+const RUNS = Number(process.env.BENCH_RUNS ?? 7);
+const work = path.join(root, ".cache/bench");
+const log = (s) => process.stderr.write(`bench: ${s}\n`);
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const cli = path.join(root, "bin/vmsfx");
+const QUESTION = "echo $((6*7))xyz\n";
+const ANSWER = "42xyz";
+
+/** Spawns a command, feeds it input, and reports ms from spawn until `until` shows on stdout. */
+function timed(cmd, args, { input, until, timeoutMs = 120_000 }) {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const child = spawn(cmd, args, { cwd: root });
+    let stdout = "";
+    let stderr = "";
+    let hitMs;
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`${cmd} ${args.join(" ")}: no "${until}" within ${timeoutMs} ms\n${stdout.slice(-500)}\n${stderr.slice(-500)}`));
+    }, timeoutMs);
+    child.stdout.on("data", (d) => {
+      stdout += d;
+      if (hitMs === undefined && until.test(stdout)) hitMs = performance.now() - t0;
+    });
+    child.stderr.on("data", (d) => (stderr += d));
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      if (hitMs === undefined) reject(new Error(`${cmd} exited ${code} before "${until}"\n${stderr.slice(-800)}`));
+      else resolve({ ms: hitMs, stdout, stderr, code });
+    });
+    child.stdin.end(input);
+  });
+}
+
+async function main() {
+  mkdirSync(work, { recursive: true });
+  execFileSync("bash", ["build-scripts/build-sample.sh", "shell"], { cwd: root, stdio: ["ignore", "inherit", "inherit"] });
+  const recipe = JSON.parse(readFileSync(path.join(root, "samples/shell/vm.json"), "utf8"));
+  const ready = new RegExp(recipe.ready.serial.replace(/\$$/, ""));
+
+  log("capturing the sample with vmsfx");
+  const snap = path.join(work, "snap");
+  const bundle = path.join(work, "shell.vmsfx");
+  rmSync(snap, { recursive: true, force: true });
+  const t0 = performance.now();
+  execFileSync(process.execPath, [cli, "capture", "samples/shell/vm.json", "-o", snap, "--quiet"], { cwd: root, stdio: "inherit" });
+  const captureMs = performance.now() - t0;
+  execFileSync(process.execPath, [cli, "pack", snap, "-o", bundle, "--quiet"], { cwd: root, stdio: "inherit" });
+  const report = JSON.parse(execFileSync(process.execPath, [cli, "inspect", bundle, "--json"], { cwd: root }));
+  const part = (n) => report.parts.find((p) => p.name === n);
+  const snapshotCore = ["state", "memory", "vgaMemory"].reduce((n, p) => n + part(p).storedBytes, 0);
+
+  log("v86 baseline: saving its raw state");
+  const rawState = path.join(work, "v86-raw.state");
+  execFileSync(process.execPath, ["bench/v86-baseline.mjs", "save", rawState], { cwd: root, stdio: "inherit" });
+  execFileSync("zstd", ["-19", "-T1", "-q", "-f", rawState, "-o", `${rawState}.zst`]);
+
+  log("cold boot (vmsfx run --fresh)");
+  const cold = await timed(process.execPath, [cli, "run", bundle, "--fresh", "--state-dir", path.join(work, "state-cold")], { input: "poweroff\n", until: ready });
+
+  const v86 = [];
+  const ours = [];
+  for (let i = 0; i < RUNS; i++) {
+    log(`resume round ${i + 1}/${RUNS}`);
+    const b = await timed(process.execPath, ["bench/v86-baseline.mjs", "restore", rawState], { input: QUESTION + "poweroff\n", until: new RegExp(ANSWER) });
+    v86.push({ runningMs: Number(/running ([\d.]+)/.exec(b.stderr)[1]), answerMs: b.ms, maxRssKb: Number(/maxrss (\d+)/.exec(b.stderr)?.[1]) });
+    const stateDir = path.join(work, `state-${i}`);
+    rmSync(stateDir, { recursive: true, force: true });
+    const o = await timed(process.execPath, [cli, "run", bundle, "--timings", "--state-dir", stateDir], { input: QUESTION + "poweroff\n", until: new RegExp(ANSWER) });
+    const t = JSON.parse(/vmsfx-timings (.*)/.exec(o.stderr)[1]);
+    ours.push({ runningMs: t.running, answerMs: o.ms, maxRssKb: t.maxRssKb, marks: t });
+  }
+
+  let qemu;
+  if (existsSync(path.join(root, "bench/qemu-peer.mjs"))) {
+    log("QEMU peer (TCG)");
+    try {
+      qemu = JSON.parse(execFileSync(process.execPath, ["bench/qemu-peer.mjs", "--runs", String(Math.min(RUNS, 5))], { cwd: root, stdio: ["ignore", "pipe", "inherit"] }).toString().trim().split("\n").pop());
+    } catch (e) {
+      log(`QEMU peer failed: ${e.message}`);
+    }
+  }
+
+  const med = (xs, k) => median(xs.map((x) => x[k]));
+  const result = {
+    date: new Date().toISOString(),
+    machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, node: process.version, memGiB: Math.round(os.totalmem() / 2 ** 30) },
+    runs: RUNS,
+    sample: { memoryMiB: recipe.memoryMiB },
+    coldBoot: { toPromptMs: cold.ms },
+    capture: { ms: captureMs },
+    v86Restore: { runningMs: med(v86, "runningMs"), answerMs: med(v86, "answerMs"), maxRssKb: med(v86, "maxRssKb"), rawStateBytes: statSync(rawState).size, rawStateZstd19Bytes: statSync(`${rawState}.zst`).size, samples: v86 },
+    vmsfx: {
+      runningMs: med(ours, "runningMs"),
+      answerMs: med(ours, "answerMs"),
+      maxRssKb: med(ours, "maxRssKb"),
+      breakdownMs: Object.fromEntries(Object.keys(ours[0].marks).filter((k) => k !== "maxRssKb").map((k) => [k, median(ours.map((o) => o.marks[k]))])),
+      bundleBytes: statSync(bundle).size,
+      snapshotCoreBytes: snapshotCore,
+      parts: report.parts,
+      samples: ours.map(({ marks, ...rest }) => rest),
+    },
+    qemu,
+  };
+  const ratio = (a, b) => (b ? Math.round((a / b) * 100) / 100 : null);
+  result.ratios = {
+    runningVsV86Restore: ratio(result.vmsfx.runningMs, result.v86Restore.runningMs),
+    coldBootVsRunning: ratio(result.coldBoot.toPromptMs, result.vmsfx.runningMs),
+    answerVsQemu: qemu ? ratio(result.vmsfx.answerMs, qemu.restoreToAnswerMedianMs) : null,
+    snapshotCoreVsQemuZstd19: qemu ? ratio(snapshotCore, qemu.stateZstd19Bytes) : null,
+  };
+  mkdirSync(path.join(root, "bench/results"), { recursive: true });
+  writeFileSync(path.join(root, "bench/results/shell.json"), JSON.stringify(result, null, 2) + "\n");
+  const mib = (n) => (n / 2 ** 20).toFixed(1) + " MiB";
+  const ms = (n) => (n === undefined || n === null ? "—" : Math.round(n) + " ms");
+  const rows = [
+    ["", "guest running", "guest answers", "state on disk", "peak RSS"],
+    ["vmsfx run (bundle, every block verified)", ms(result.vmsfx.runningMs), ms(result.vmsfx.answerMs), `${mib(snapshotCore)} (CPU+RAM+VGA), bundle ${mib(result.vmsfx.bundleBytes)}`, mib(result.vmsfx.maxRssKb * 1024)],
+    ["v86 restore_state from its raw state", ms(result.v86Restore.runningMs), ms(result.v86Restore.answerMs), `${mib(result.v86Restore.rawStateBytes)} raw, ${mib(result.v86Restore.rawStateZstd19Bytes)} zstd -19`, mib(result.v86Restore.maxRssKb * 1024)],
+    ["v86 cold boot (vmsfx run --fresh)", "—", `${ms(result.coldBoot.toPromptMs)} (prompt)`, "—", "—"],
+  ];
+  if (qemu) rows.push([`QEMU ${qemu.version?.match(/\d+\.\d+\.\d+/)?.[0] ?? ""} TCG, -incoming exec:cat`, ms(median(qemu.restoreToRunningMs)), ms(qemu.restoreToAnswerMedianMs), `${mib(qemu.stateBytes)} raw, ${mib(qemu.stateZstd19Bytes)} zstd -19`, mib(qemu.peakRssKb * 1024)]);
+  const md = [
+    `| ${rows[0].join(" | ")} |`,
+    `|${rows[0].map(() => "---").join("|")}|`,
+    ...rows.slice(1).map((r) => `| ${r.join(" | ")} |`),
+    "",
+    `Medians of ${RUNS} runs on ${result.machine.cpus} cores (${result.machine.cpu}), Node ${process.version}, ${result.date.slice(0, 10)}. Times are from process start.`,
+    `vmsfx resume breakdown (ms since process start, medians): ${Object.entries(result.vmsfx.breakdownMs).map(([k, v]) => `${k} ${v}`).join(", ")}.`,
+    `Ratios: running vs v86 restore ${result.ratios.runningVsV86Restore}×; cold boot / vmsfx running ${result.ratios.coldBootVsRunning}×; answer vs QEMU ${result.ratios.answerVsQemu ?? "—"}×; snapshot core vs QEMU zstd -19 ${result.ratios.snapshotCoreVsQemuZstd19 ?? "—"}×.`,
+  ].join("\n");
+  writeFileSync(path.join(root, "bench/results/shell.md"), md + "\n");
+  process.stdout.write(md + "\n");
+}
+
+main().catch((e) => {
+  process.stderr.write(`bench: ${e.stack ?? e}\n`);
+  process.exit(1);
+});
