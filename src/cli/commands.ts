@@ -10,6 +10,7 @@ import { writeBundle } from "../snapshot/bundle-writer";
 import { reportSnapshot, verifySnapshot, type SnapshotReport } from "../snapshot/snapshot-report";
 import { manifestBlocks } from "../snapshot/manifest";
 import { runBundle } from "../launcher/run-bundle";
+import { loadZstd } from "../snapshot/block-codec";
 import { createProgress, formatBytes } from "./progress";
 
 /** The command implementations behind the CLI; each returns the process exit code. */
@@ -112,7 +113,9 @@ export async function verifyCommand(a: { target: string; json: boolean; quiet: b
 }
 
 export async function runCommand(a: { bundle: string; fresh: boolean; stateDir?: string; timings: boolean }): Promise<number> {
-  const timings: Record<string, number> | undefined = a.timings ? {} : undefined;
+  const timings: Record<string, number> | undefined = a.timings ? { command: Math.round(performance.now() * 10) / 10 } : undefined;
+  // zstd's wasm instantiates asynchronously: start it before anything else on the resume path.
+  void loadZstd();
   const assets = await loadEngineAssets();
   const r = await runBundle(a.bundle, assets, { fresh: a.fresh, stateDir: a.stateDir && path.resolve(a.stateDir), timings, stdin: process.stdin, stdout: process.stdout, stderr: process.stderr });
   if (timings) process.stderr.write(`vmsfx-timings ${JSON.stringify({ ...timings, maxRssKb: process.resourceUsage().maxRSS })}\n`);

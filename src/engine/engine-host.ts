@@ -28,7 +28,8 @@ export class GuestHost {
 
   /** Spawning first and configuring later lets the worker load v86 while the caller reads blocks. */
   constructor(workerSource: { path: string } | { code: string }) {
-    this.worker = "path" in workerSource ? new Worker(workerSource.path) : new Worker(workerSource.code, { eval: true });
+    const workerData = { hostTimeOrigin: performance.timeOrigin };
+    this.worker = "path" in workerSource ? new Worker(workerSource.path, { workerData }) : new Worker(workerSource.code, { eval: true, workerData });
     this.worker.on("message", (m: WorkerToHost) => this.onMessage(m));
     this.worker.on("error", (e) => this.fail(new VmsfxError("VMSFX_GUEST_FAILED", `the engine crashed: ${e.message}. Please report this with the bundle's \`vmsfx inspect\` output.`, { cause: e })));
     this.worker.on("exit", () => {
@@ -40,10 +41,11 @@ export class GuestHost {
     this.listeners[event].push(fn);
   }
 
-  async create(module: WebAssembly.Module, machine: MachineSpec, disks: Partial<Record<DiskSlot, BlockDevice>>, boot?: BootFilesBytes): Promise<void> {
+  /** Resolves with the worker's start-up marks (ms since this process started). */
+  async create(module: WebAssembly.Module, machine: MachineSpec, disks: Partial<Record<DiskSlot, BlockDevice>>, boot?: BootFilesBytes): Promise<Record<string, number>> {
     this.disks = disks;
     this.send({ type: "create", module, machine, boot });
-    await this.wait("created");
+    return ((await this.wait("created")) as Extract<WorkerToHost, { type: "created" }>).marks;
   }
 
   /** Streams verified RAM/VGA blocks to the engine; their buffers are transferred, not copied. */
@@ -51,8 +53,13 @@ export class GuestHost {
     this.worker.postMessage({ type: "image", image } satisfies HostToWorker, image.blocks.map((b) => b.data.buffer as ArrayBuffer));
   }
 
-  async restore(state: Uint8Array, ram: ImagePresence, vga: ImagePresence): Promise<void> {
-    this.send({ type: "restore", state, ram, vga });
+  /** Which RAM/VGA blocks hold data; everything else must read as zero after restore. */
+  sendPresence(ram: ImagePresence, vga: ImagePresence): void {
+    this.send({ type: "presence", ram, vga });
+  }
+
+  async restore(state: Uint8Array): Promise<void> {
+    this.send({ type: "restore", state });
     await this.wait("running");
   }
 

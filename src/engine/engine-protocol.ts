@@ -40,7 +40,9 @@ export interface ImagePresence {
 export type HostToWorker =
   | { type: "create"; module: WebAssembly.Module; machine: MachineSpec; boot?: BootFilesBytes }
   | { type: "image"; image: ImageBlocks }
-  | { type: "restore"; state: Uint8Array; ram: ImagePresence; vga: ImagePresence }
+  /** Sent as soon as the manifest is read, so the worker clears stale blocks while the host decodes. */
+  | { type: "presence"; ram: ImagePresence; vga: ImagePresence }
+  | { type: "restore"; state: Uint8Array }
   | { type: "input"; bytes: Uint8Array }
   | { type: "disk-reply"; id: number; data: Uint8Array }
   | { type: "save" }
@@ -49,7 +51,8 @@ export type HostToWorker =
 export type ExitReason = "poweroff" | "reboot";
 
 export type WorkerToHost =
-  | { type: "created" }
+  /** `marks`: when each start-up step finished, in ms since the host process started. */
+  | { type: "created"; marks: Record<string, number> }
   | { type: "running" }
   | { type: "serial"; bytes: Uint8Array }
   | { type: "disk-read"; id: number; slot: DiskSlot; offset: number; length: number }

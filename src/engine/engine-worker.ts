@@ -1,8 +1,8 @@
-import { parentPort } from "node:worker_threads";
+import { parentPort, workerData } from "node:worker_threads";
 import { V86 } from "v86";
 import type { BootFilesBytes, DiskSlot, HostToWorker, ImageBlocks, ImagePresence, MachineSpec, WorkerToHost } from "./engine-protocol";
 import { createDiskProxy, type DiskProxies } from "./v86-disk";
-import { captureState, guestMemoryView, svgaMemoryView, viewIsZero, writeBlocks, zeroAbsent } from "./v86-memory";
+import { captureState, FRESH_DIRTY_LIMIT, guestMemoryView, svgaMemoryView, viewIsZero, writeBlocks, zeroAbsent } from "./v86-memory";
 
 /**
  * The engine worker: the only code that touches v86. It owns one emulator, forwards serial bytes
@@ -10,6 +10,11 @@ import { captureState, guestMemoryView, svgaMemoryView, viewIsZero, writeBlocks,
  */
 
 const port = parentPort!;
+// Worker clocks start with the worker; report in the host's time base so marks line up.
+const hostOrigin: number = (workerData as { hostTimeOrigin?: number } | null)?.hostTimeOrigin ?? performance.timeOrigin;
+const marks: Record<string, number> = {};
+const mark = (name: string) => (marks[name] = Math.round((performance.timeOrigin + performance.now() - hostOrigin) * 10) / 10);
+mark("workerLoaded");
 
 // v86 prints diagnostics (and whole objects) with console.log; the user's terminal belongs to the guest.
 if (!process.env.VMSFX_DEBUG) {
@@ -95,8 +100,10 @@ async function create(module: WebAssembly.Module, machine: MachineSpec, boot?: B
     if (boot.initrd) options.initrd = { buffer: copyOut(boot.initrd) };
     options.cmdline = boot.cmdline;
   }
+  mark("createReceived");
   emulator = new V86(options as never);
   await new Promise<void>((resolve) => emulator.add_listener("emulator-loaded", () => resolve()));
+  mark("v86Loaded");
   emulator.add_listener("serial0-output-byte", onSerialByte);
   // Without ACPI, Linux powers off by halting with interrupts disabled; v86 reports exactly that.
   emulator.add_listener("cpu-event-halt", () => signalExit("poweroff"));
@@ -107,7 +114,10 @@ async function create(module: WebAssembly.Module, machine: MachineSpec, boot?: B
     return reboot.call(this);
   };
   for (const image of earlyImages.splice(0)) applyImage(image);
-  post({ type: "created" });
+  mark("earlyBlocksWritten");
+  clearAbsent();
+  mark("absentCleared");
+  post({ type: "created", marks });
   if (boot) {
     running = true;
     post({ type: "running" });
@@ -129,19 +139,25 @@ function applyImage(image: ImageBlocks): void {
   writeBlocks(image.target === "ram" ? guestMemoryView(cpu) : svgaMemoryView(cpu), image);
 }
 
-async function restore(state: Uint8Array, ram: ImagePresence, vga: ImagePresence): Promise<void> {
+// Blocks the snapshot says are all zero must be zero in the emulator too; v86 leaves a byte or
+// two in fresh memory. Done once both the emulator and the presence maps exist, while the host
+// is still decoding, so it costs the resume nothing.
+let presence: { ram: ImagePresence; vga: ImagePresence } | undefined;
+function clearAbsent(): void {
+  if (!emulator || !presence) return;
   const cpu = emulator.v86.cpu;
   const svga = svgaMemoryView(cpu);
-  // VGA memory survives restore_state (the state carries none of it), so it is complete before
-  // the device's own redraw runs.
-  zeroAbsent(svga, vga, viewIsZero(svga));
+  zeroAbsent(svga, presence.vga, viewIsZero(svga), FRESH_DIRTY_LIMIT);
+  zeroAbsent(guestMemoryView(cpu), presence.ram, (offset, length) => cpu.is_memory_zeroed(offset, length), FRESH_DIRTY_LIMIT);
+}
+
+async function restore(state: Uint8Array): Promise<void> {
+  const cpu = emulator.v86.cpu;
   const original = cpu.unpack_memory;
   // v86 would zero all of RAM and copy pages out of the state. The state carries no pages: the
-  // verified blocks were already written into RAM as they arrived, and only blocks that must be
-  // zero but are not (v86 leaves a byte or two at start) are cleared here.
-  cpu.unpack_memory = function () {
-    zeroAbsent(guestMemoryView(cpu), ram, (offset, length) => cpu.is_memory_zeroed(offset, length));
-  };
+  // verified blocks were written into RAM as they arrived (VGA memory too, which restore_state
+  // leaves alone), and absent blocks were cleared by clearAbsent().
+  cpu.unpack_memory = function () {};
   try {
     await emulator.restore_state(copyOut(state));
   } finally {
@@ -169,8 +185,11 @@ port.on("message", (m: HostToWorker) => {
         return create(m.module, m.machine, m.boot);
       case "image":
         return applyImage(m.image);
+      case "presence":
+        presence = { ram: m.ram, vga: m.vga };
+        return clearAbsent();
       case "restore":
-        return restore(m.state, m.ram, m.vga);
+        return restore(m.state);
       case "input":
         return queueInput(m.bytes);
       case "disk-reply":

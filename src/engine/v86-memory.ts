@@ -25,11 +25,20 @@ export function writeBlocks(view: Uint8Array, image: ImageBlocks): void {
 }
 
 /**
- * Zeroes the blocks the snapshot says are all zero. A fresh emulator's memory is almost all zero
- * already (v86 leaves a byte or two), so each block is checked first and only dirty ones cleared.
+ * How far into guest RAM and into VGA memory a freshly constructed v86 (no BIOS loaded, nothing
+ * run) may have written: v86 0.5.462 leaves one byte in each, in the first 128 KiB. Above the
+ * limit both are untouched wasm memory, i.e. zero, so resume does not scan ~100 MiB (25-30 ms).
+ * test/engine/fresh-memory.test.ts pins this for the engine build we ship.
  */
-export function zeroAbsent(view: Uint8Array, presence: ImagePresence, isZero: (offset: number, length: number) => boolean): void {
-  const n = presence.present.length;
+export const FRESH_DIRTY_LIMIT = 1 << 20;
+
+/**
+ * Zeroes the blocks the snapshot says are all zero, below `limit`. A fresh emulator's memory is
+ * almost all zero already (v86 leaves a byte or two), so each block is checked first and only
+ * dirty ones cleared.
+ */
+export function zeroAbsent(view: Uint8Array, presence: ImagePresence, isZero: (offset: number, length: number) => boolean, limit = view.byteLength): void {
+  const n = Math.min(presence.present.length, Math.ceil(limit / presence.blockSize));
   for (let i = 0; i < n; i++) {
     if (presence.present[i]) continue;
     const offset = i * presence.blockSize;

@@ -4,7 +4,7 @@ import { checkEngineIdentity, type EngineAssets } from "../engine/engine-assets"
 import type { DiskSlot, ExitReason, MachineSpec } from "../engine/engine-protocol";
 import { openSnapshot } from "../snapshot/open-snapshot";
 import { BlockReader } from "../snapshot/snapshot-source";
-import { streamImage } from "../snapshot/image-loader";
+import { presenceOf, streamImage } from "../snapshot/image-loader";
 import { OverlayDisk } from "../snapshot/overlay-disk";
 import { blockLength, serializeManifest, type BlockMap } from "../snapshot/manifest";
 import { sha256Hex } from "../snapshot/block-codec";
@@ -75,15 +75,23 @@ export async function runBundle(file: string, assets: EngineAssets, opts: RunOpt
       if (m.boot.ready) inputGate = waitForPattern(host, new RegExp(m.boot.ready), 120_000);
       await host.create(await modulePromise, machine, disks, boot);
     } else {
-      const created = modulePromise.then((module) => host.create(module, machine, disks));
+      const created = modulePromise.then((module) => {
+        mark("wasmCompiled");
+        return host.create(module, machine, disks).then((workerMarks) => {
+          if (opts.timings) Object.assign(opts.timings, workerMarks);
+          mark("engineCreated");
+        });
+      });
+      host.sendPresence(presenceOf(m.memory), presenceOf(m.vgaMemory));
       const send = host.sendImage.bind(host);
       const state = await readWhole(reader, m.state);
-      const ram = await streamImage(reader, m.memory, "ram", send);
-      const vga = await streamImage(reader, m.vgaMemory, "vga", send);
+      mark("zstdReady");
+      await streamImage(reader, m.memory, "ram", send);
+      await streamImage(reader, m.vgaMemory, "vga", send);
       mark("verified");
       await created;
       mark("engineReady");
-      await host.restore(state, ram, vga);
+      await host.restore(state);
       opts.stdout.write(m.console.tail);
     }
     mark("running");

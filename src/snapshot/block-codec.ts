@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { VmsfxError } from "../errors";
 import type { BlockHash } from "./manifest";
+import { loadZstd, type Zstd } from "./zstd-wasm";
 
 /**
  * One block on disk or on the wire is either a single zstd frame or, when compression would not
@@ -13,31 +14,8 @@ import type { BlockHash } from "./manifest";
  * Compression is deterministic for a given level, so identical raw blocks still deduplicate.
  */
 
-interface ZstdSimple {
-  compress(data: Uint8Array, level?: number): Uint8Array | null;
-  decompress(data: Uint8Array): Uint8Array | null;
-}
-interface ZstdGeneric {
-  contentSize(data: Uint8Array): number | null;
-}
-interface Zstd {
-  simple: ZstdSimple;
-  generic: ZstdGeneric;
-}
-
-let zstdPromise: Promise<Zstd> | undefined;
-
-/** zstd-codec instantiates its wasm asynchronously (~25 ms); start it early and share it. */
-export function loadZstd(): Promise<Zstd> {
-  zstdPromise ??= new Promise((resolve) => {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { ZstdCodec } = require("zstd-codec");
-    ZstdCodec.run((z: { Simple: new () => ZstdSimple; Generic: new () => ZstdGeneric }) => {
-      resolve({ simple: new z.Simple(), generic: new z.Generic() });
-    });
-  });
-  return zstdPromise;
-}
+export { loadZstd };
+export type { Zstd };
 
 export function sha256Hex(data: Uint8Array): BlockHash {
   return createHash("sha256").update(data).digest("hex");
@@ -63,7 +41,7 @@ export interface EncodedBlock {
 
 export async function encodeBlock(raw: Uint8Array, level: number): Promise<EncodedBlock> {
   const zstd = await loadZstd();
-  const frame = zstd.simple.compress(raw, level);
+  const frame = zstd.compress(raw, level);
   const stored = frame && frame.byteLength < raw.byteLength ? frame : raw;
   return { hash: sha256Hex(stored), stored };
 }
@@ -75,13 +53,36 @@ export function decodeBlock(zstd: Zstd, stored: Uint8Array, rawLength: number, h
     throw corrupt(what, `block ${hash.slice(0, 12)}… does not match its SHA-256`);
   }
   if (stored.byteLength === rawLength) return stored;
-  // Only verified bytes get here, but a frame that declares the wrong size is still refused
-  // before the decoder allocates for it: the manifest could name a block with the wrong length.
-  const declared = zstd.generic.contentSize(stored);
+  // Only verified bytes get here. A frame can still declare a size other than the manifest's
+  // (a hand-made bundle): refuse it before the decoder allocates for it. Reading the size field
+  // from the frame header ourselves avoids zstd-codec copying the whole frame just for that.
+  const declared = frameContentSize(stored);
   if (declared !== rawLength) throw corrupt(what, `block ${hash.slice(0, 12)}… declares ${declared ?? "no"} bytes, expected ${rawLength}`);
-  const out = zstd.simple.decompress(stored);
+  const out = zstd.decompress(stored, rawLength);
   if (!out || out.byteLength !== rawLength) throw corrupt(what, `block ${hash.slice(0, 12)}… does not decompress`);
   return out;
+}
+
+/**
+ * Frame_Content_Size from a zstd frame header (RFC 8878 §3.1.1.1), or null when absent or not a
+ * frame. zstd-codec only offers this through a call that first copies the whole frame.
+ */
+export function frameContentSize(frame: Uint8Array): number | null {
+  if (frame.byteLength < 6 || frame[0] !== 0x28 || frame[1] !== 0xb5 || frame[2] !== 0x2f || frame[3] !== 0xfd) return null;
+  const fhd = frame[4];
+  const fcsFlag = fhd >> 6;
+  const singleSegment = (fhd >> 5) & 1;
+  const dictIdBytes = [0, 1, 2, 4][fhd & 3];
+  const fcsBytes = [singleSegment ? 1 : 0, 2, 4, 8][fcsFlag];
+  if (fcsBytes === 0) return null;
+  const at = 5 + (singleSegment ? 0 : 1) + dictIdBytes;
+  if (frame.byteLength < at + fcsBytes) return null;
+  const dv = new DataView(frame.buffer, frame.byteOffset + at, fcsBytes);
+  if (fcsBytes === 1) return dv.getUint8(0);
+  if (fcsBytes === 2) return dv.getUint16(0, true) + 256;
+  if (fcsBytes === 4) return dv.getUint32(0, true);
+  const big = dv.getBigUint64(0, true);
+  return big > BigInt(Number.MAX_SAFE_INTEGER) ? null : Number(big);
 }
 
 function corrupt(what: string, detail: string): VmsfxError {

@@ -12,13 +12,15 @@ import type { ImageBlocks, ImagePresence, ImageTarget } from "../engine/engine-p
 const SPAN_LIMIT = 4 << 20;
 const SPAN_GAP = 64 << 10;
 
-export async function streamImage(reader: BlockReader, map: BlockMap, target: ImageTarget, send: (image: ImageBlocks) => void): Promise<ImagePresence> {
-  const present = new Uint8Array(map.blocks.length);
+export function presenceOf(map: BlockMap): ImagePresence {
+  return { blockSize: map.blockSize, present: Uint8Array.from(map.blocks, (h) => (h ? 1 : 0)) };
+}
+
+export async function streamImage(reader: BlockReader, map: BlockMap, target: ImageTarget, send: (image: ImageBlocks) => void): Promise<void> {
   // A hash can stand at several offsets (deduplicated blocks): decode once, place everywhere.
   const places = new Map<BlockHash, number[]>();
   map.blocks.forEach((h, i) => {
     if (!h) return;
-    present[i] = 1;
     const list = places.get(h);
     if (list) list.push(i);
     else places.set(h, [i]);
@@ -56,12 +58,13 @@ export async function streamImage(reader: BlockReader, map: BlockMap, target: Im
       flush();
       i = j;
     }
-  } else {
+    return;
+  }
+  {
     for (const { hash } of items) {
       emit(hash, await reader.read(hash, lengthOf(hash)), false);
       if (batch.length >= 64) flush();
     }
     flush();
   }
-  return { blockSize: map.blockSize, present };
 }

@@ -47,19 +47,31 @@ describe("block store", () => {
 describe("block decoder", () => {
   it("refuses a frame whose declared size differs from the manifest's, even with a matching hash (zstd bomb guard)", async () => {
     const zstd = await loadZstd();
-    const big = zstd.simple.compress(new Uint8Array(1 << 20), 3)!;
+    const big = zstd.compress(new Uint8Array(1 << 20), 3)!;
     expect(() => decodeBlock(zstd, big, 4096, sha256Hex(big), "t")).toThrowError(VmsfxError);
   });
 
   it("refuses bytes whose hash does not match", async () => {
     const zstd = await loadZstd();
     const raw = patterned(4096, 2);
-    const frame = zstd.simple.compress(raw, 3)!;
+    const frame = zstd.compress(raw, 3)!;
     try {
       decodeBlock(zstd, frame, 4096, "f".repeat(64), "t");
       expect.unreachable();
     } catch (e) {
       expect((e as VmsfxError).code).toBe("VMSFX_BLOCK_HASH_MISMATCH");
     }
+  });
+});
+
+describe("zstd frame header", () => {
+  it("reads the declared content size for every size class zstd-codec writes", async () => {
+    const { frameContentSize } = await import("../../src/snapshot/block-codec");
+    const zstd = await loadZstd();
+    for (const size of [1, 200, 255, 256, 300, 4096, 65535, 65536, 65792, 200_000]) {
+      const frame = zstd.compress(patterned(size, size), 3)!;
+      expect([size, frameContentSize(frame)]).toEqual([size, size]);
+    }
+    expect(frameContentSize(new Uint8Array([1, 2, 3, 4, 5, 6, 7]))).toBeNull();
   });
 });
