@@ -139,6 +139,11 @@ async function main() {
     `Ratios: running vs v86 restore ${result.ratios.runningVsV86Restore}×; cold boot / vmsfx running ${result.ratios.coldBootVsRunning}×; answer vs QEMU ${result.ratios.answerVsQemu ?? "—"}×; snapshot core vs QEMU zstd -19 ${result.ratios.snapshotCoreVsQemuZstd19 ?? "—"}×.`,
   ].join("\n");
   writeFileSync(path.join(root, "bench/results/shell.md"), md + "\n");
+  // Keep the README's table in step with the committed results.
+  const readmePath = path.join(root, "README.md");
+  const readme = readFileSync(readmePath, "utf8");
+  const marked = /<!-- bench:begin -->[\s\S]*<!-- bench:end -->/;
+  if (marked.test(readme)) writeFileSync(readmePath, readme.replace(marked, `<!-- bench:begin -->\n${md}\n<!-- bench:end -->`));
   process.stdout.write(md + "\n");
 }
 
