@@ -44,7 +44,10 @@ const common = {
 };
 
 const results = await Promise.all([
-  build({ ...common, entryPoints: [path.join(root, "src/cli/main.ts")], outfile: path.join(dist, "vmsfx.cjs") }),
+  // postject (4.8 MB) is only needed by `pack --exe`; it is required from node_modules then.
+  build({ ...common, entryPoints: [path.join(root, "src/cli/main.ts")], outfile: path.join(dist, "vmsfx.cjs"), external: ["postject"] }),
+  // The program inside an executable: nothing external, since it runs where nothing is installed.
+  build({ ...common, entryPoints: [path.join(root, "src/launcher/launcher-main.ts")], outfile: path.join(dist, "launcher.cjs"), sourcemap: false }),
   build({ ...common, entryPoints: [path.join(root, "src/engine/engine-worker.ts")], outfile: path.join(dist, "engine-worker.cjs") }),
 ]);
 copyFileSync(path.join(v86Dir, "build", "v86.wasm"), path.join(dist, "v86.wasm"));

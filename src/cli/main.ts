@@ -1,6 +1,8 @@
 import yargs from "yargs";
-import { EXIT, VmsfxError, isVmsfxError } from "../errors";
-import { captureCommand, inspectCommand, packCommand, runCommand, verifyCommand } from "./commands";
+import { VmsfxError } from "../errors";
+import { exitQuietlyOnClosedOutput, fail } from "./report-error";
+import { captureCommand, exeCommand, packCommand } from "./publish-commands";
+import { inspectCommand, runCommand, verifyCommand } from "./read-commands";
 
 /**
  * The `vmsfx` command line. Every failure ends here: a VmsfxError prints one line and exits with
@@ -12,16 +14,6 @@ function parseSize(v: string | number): number {
   const m = /^(\d+)\s*([kKmM]?)i?[bB]?$/.exec(v.trim());
   if (!m) throw new VmsfxError("VMSFX_USAGE", `"${v}" is not a size (try 65536, 64K or 1M).`);
   return Number(m[1]) * (m[2].toLowerCase() === "k" ? 1024 : m[2].toLowerCase() === "m" ? 1 << 20 : 1);
-}
-
-export function fail(e: unknown): number {
-  if (isVmsfxError(e)) {
-    process.stderr.write(`vmsfx: ${e.message} [${e.code}]\n`);
-    return e.exitCode;
-  }
-  process.stderr.write(`vmsfx: internal error: ${e instanceof Error ? e.message : String(e)}. This is a bug; please report it (set VMSFX_DEBUG=1 for details).\n`);
-  if (process.env.VMSFX_DEBUG && e instanceof Error) process.stderr.write(`${e.stack}\n`);
-  return EXIT.internal;
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -58,10 +50,24 @@ export async function main(argv: string[]): Promise<number> {
         y
           .positional("snapshot", { type: "string", demandOption: true, describe: "snapshot directory made by capture" })
           .option("out", { alias: "o", type: "string", demandOption: true, describe: "bundle file to write (replaced atomically)" })
+          .option("exe", { type: "boolean", default: false, describe: "write one executable: this machine's Node runtime with the launcher, bundle appended" })
           .option("json", { type: "boolean", default: false })
           .option("quiet", { alias: "q", type: "boolean", default: false })
-          .example("$0 pack snap -o app.vmsfx", ""),
-      (a) => run(packCommand({ snapshot: a.snapshot, out: a.out, json: a.json, quiet: a.quiet })),
+          .example("$0 pack snap -o app.vmsfx", "")
+          .example("$0 pack snap --exe -o app", "an executable that resumes the guest when run"),
+      (a) => run(packCommand({ snapshot: a.snapshot, out: a.out, exe: a.exe, json: a.json, quiet: a.quiet })),
+    )
+    .command(
+      "exe <bundle>",
+      "Turn a bundle into one executable (the launcher runtime with the bundle appended)",
+      (y) =>
+        y
+          .positional("bundle", { type: "string", demandOption: true })
+          .option("out", { alias: "o", type: "string", demandOption: true, describe: "executable to write" })
+          .option("json", { type: "boolean", default: false })
+          .option("quiet", { alias: "q", type: "boolean", default: false })
+          .example("$0 exe app.vmsfx -o app", ""),
+      (a) => run(exeCommand({ bundle: a.bundle, out: a.out, json: a.json, quiet: a.quiet })),
     )
     .command(
       "inspect <target>",
@@ -102,6 +108,7 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 export function cli(): void {
+  exitQuietlyOnClosedOutput();
   main(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (e) => process.exit(fail(e)),

@@ -1,69 +1,21 @@
 import * as path from "node:path";
 import { promises as fsp } from "node:fs";
 import { VmsfxError } from "../errors";
-import { loadEngineAssets } from "../engine/engine-assets";
-import { capture } from "../snapshot/capture";
-import { checkRecipeFiles, loadRecipe } from "../snapshot/recipe";
+import { loadEngineAssets, type EngineAssets } from "../engine/engine-assets";
 import { openSnapshot } from "../snapshot/open-snapshot";
-import { openSnapshotDir, statBlocks } from "../snapshot/snapshot-dir";
-import { writeBundle } from "../snapshot/bundle-writer";
+import { statBlocks } from "../snapshot/snapshot-dir";
 import { reportSnapshot, verifySnapshot, type SnapshotReport } from "../snapshot/snapshot-report";
 import { manifestBlocks } from "../snapshot/manifest";
 import { runBundle } from "../launcher/run-bundle";
 import { loadZstd } from "../snapshot/block-codec";
 import { createProgress, formatBytes } from "./progress";
 
-/** The command implementations behind the CLI; each returns the process exit code. */
+/**
+ * The user's commands (inspect, verify, run), shared by the vmsfx CLI and the launcher inside an
+ * executable; each returns the process exit code.
+ */
 
 const out = (s: string) => process.stdout.write(s + "\n");
-
-export async function captureCommand(a: { recipe: string; out: string; blockSize: number; level: number; verbose: boolean; json: boolean; quiet: boolean }): Promise<number> {
-  const recipe = await loadRecipe(a.recipe);
-  await checkRecipeFiles(recipe);
-  const assets = await loadEngineAssets();
-  const progress = createProgress("capture", a.quiet || a.json);
-  const t0 = Date.now();
-  const phaseTimer = setInterval(() => progress.note(`booting ${recipe.name} (${Math.round((Date.now() - t0) / 1000)} s)`), 1000);
-  try {
-    const r = await capture(recipe, assets, {
-      out: a.out,
-      blockSize: a.blockSize,
-      level: a.level,
-      echo: a.verbose ? (b) => process.stderr.write(b) : undefined,
-      onPhase: (p) => {
-        if (p !== "booting") clearInterval(phaseTimer);
-        progress.note(p);
-      },
-      onProgress: (done, total) => progress.update(done, total, "bytes"),
-    });
-    const s = r.stats;
-    progress.done();
-    if (a.json) out(JSON.stringify({ out: a.out, bootMs: r.bootMs, stats: s }));
-    else if (!a.quiet) {
-      out(`captured ${recipe.name} into ${a.out}: ready after ${(r.bootMs / 1000).toFixed(1)} s`);
-      out(`  ${formatBytes(s.rawBytes)} raw -> ${formatBytes(s.storedBytes)} stored in ${s.storedBlocks} blocks (${s.zeroBlocks} zero blocks skipped, ${s.dedupBlocks} duplicates stored once)`);
-    }
-    return 0;
-  } finally {
-    clearInterval(phaseTimer);
-  }
-}
-
-export async function packCommand(a: { snapshot: string; out: string; json: boolean; quiet: boolean }): Promise<number> {
-  const st = await fsp.stat(a.snapshot).catch(() => undefined);
-  if (!st?.isDirectory()) throw new VmsfxError("VMSFX_FILE_NOT_FOUND", `${a.snapshot}: not a snapshot directory. Make one with \`vmsfx capture <recipe> -o <dir>\`.`);
-  const source = await openSnapshotDir(a.snapshot);
-  const progress = createProgress("pack", a.quiet || a.json);
-  try {
-    const r = await writeBundle(source, a.out, { onProgress: (d, t) => progress.update(d, t) });
-    progress.done();
-    if (a.json) out(JSON.stringify({ out: a.out, bytes: r.bytes, blocks: r.blocks }));
-    else if (!a.quiet) out(`packed ${a.out}: ${formatBytes(r.bytes)}, ${r.blocks} blocks`);
-    return 0;
-  } finally {
-    await source.close();
-  }
-}
 
 export async function inspectCommand(a: { target: string; json: boolean }): Promise<number> {
   const source = await openSnapshot(a.target);
@@ -112,11 +64,14 @@ export async function verifyCommand(a: { target: string; json: boolean; quiet: b
   }
 }
 
-export async function runCommand(a: { bundle: string; fresh: boolean; stateDir?: string; timings: boolean }): Promise<number> {
+export async function runCommand(
+  a: { bundle: string; fresh: boolean; stateDir?: string; timings: boolean },
+  loadAssets: () => Promise<EngineAssets> = loadEngineAssets,
+): Promise<number> {
   const timings: Record<string, number> | undefined = a.timings ? { command: Math.round(performance.now() * 10) / 10 } : undefined;
   // zstd's wasm instantiates asynchronously: start it before anything else on the resume path.
   void loadZstd();
-  const assets = await loadEngineAssets();
+  const assets = await loadAssets();
   const r = await runBundle(a.bundle, assets, { fresh: a.fresh, stateDir: a.stateDir && path.resolve(a.stateDir), timings, stdin: process.stdin, stdout: process.stdout, stderr: process.stderr });
   if (timings) process.stderr.write(`vmsfx-timings ${JSON.stringify({ ...timings, maxRssKb: process.resourceUsage().maxRSS })}\n`);
   return r.exitCode;

@@ -1,0 +1,77 @@
+import { promises as fsp } from "node:fs";
+import { VmsfxError } from "../errors";
+import { loadEngineAssets } from "../engine/engine-assets";
+import { capture } from "../snapshot/capture";
+import { checkRecipeFiles, loadRecipe } from "../snapshot/recipe";
+import { openSnapshotDir } from "../snapshot/snapshot-dir";
+import { writeBundle } from "../snapshot/bundle-writer";
+import { createProgress, formatBytes } from "./progress";
+import { defaultCacheDir, launcherRuntime } from "../packaging/launcher-runtime";
+import { makeExecutable } from "../packaging/make-executable";
+
+/** The publisher's commands (capture, pack); each returns the process exit code. */
+
+const out = (s: string) => process.stdout.write(s + "\n");
+
+export async function captureCommand(a: { recipe: string; out: string; blockSize: number; level: number; verbose: boolean; json: boolean; quiet: boolean }): Promise<number> {
+  const recipe = await loadRecipe(a.recipe);
+  await checkRecipeFiles(recipe);
+  const assets = await loadEngineAssets();
+  const progress = createProgress("capture", a.quiet || a.json);
+  const t0 = Date.now();
+  const phaseTimer = setInterval(() => progress.note(`booting ${recipe.name} (${Math.round((Date.now() - t0) / 1000)} s)`), 1000);
+  try {
+    const r = await capture(recipe, assets, {
+      out: a.out,
+      blockSize: a.blockSize,
+      level: a.level,
+      echo: a.verbose ? (b) => process.stderr.write(b) : undefined,
+      onPhase: (p) => {
+        if (p !== "booting") clearInterval(phaseTimer);
+        progress.note(p);
+      },
+      onProgress: (done, total) => progress.update(done, total, "bytes"),
+    });
+    const s = r.stats;
+    progress.done();
+    if (a.json) out(JSON.stringify({ out: a.out, bootMs: r.bootMs, stats: s }));
+    else if (!a.quiet) {
+      out(`captured ${recipe.name} into ${a.out}: ready after ${(r.bootMs / 1000).toFixed(1)} s`);
+      out(`  ${formatBytes(s.rawBytes)} raw -> ${formatBytes(s.storedBytes)} stored in ${s.storedBlocks} blocks (${s.zeroBlocks} zero blocks skipped, ${s.dedupBlocks} duplicates stored once)`);
+    }
+    return 0;
+  } finally {
+    clearInterval(phaseTimer);
+  }
+}
+
+async function runtimeFor(progress: ReturnType<typeof createProgress>): Promise<string> {
+  return launcherRuntime({ distDir: __dirname, cacheDir: defaultCacheDir(__dirname), onPhase: (p) => progress.note(p) });
+}
+
+export async function packCommand(a: { snapshot: string; out: string; exe: boolean; json: boolean; quiet: boolean }): Promise<number> {
+  const st = await fsp.stat(a.snapshot).catch(() => undefined);
+  if (!st?.isDirectory()) throw new VmsfxError("VMSFX_FILE_NOT_FOUND", `${a.snapshot}: not a snapshot directory. Make one with \`vmsfx capture <recipe> -o <dir>\`.`);
+  const source = await openSnapshotDir(a.snapshot);
+  const progress = createProgress("pack", a.quiet || a.json);
+  try {
+    const prefixFile = a.exe ? await runtimeFor(progress) : undefined;
+    const r = await writeBundle(source, a.out, { prefixFile, mode: a.exe ? 0o755 : 0o644, onProgress: (d, t) => progress.update(d, t) });
+    progress.done();
+    if (a.json) out(JSON.stringify({ out: a.out, bytes: r.bytes, blocks: r.blocks }));
+    else if (!a.quiet) out(`packed ${a.out}: ${formatBytes(r.bytes)}, ${r.blocks} blocks${a.exe ? ` (an executable: run ./${a.out.split("/").pop()})` : ""}`);
+    return 0;
+  } finally {
+    await source.close();
+  }
+}
+
+export async function exeCommand(a: { bundle: string; out: string; json: boolean; quiet: boolean }): Promise<number> {
+  const progress = createProgress("exe", a.quiet || a.json);
+  const r = await makeExecutable(await runtimeFor(progress), a.bundle, a.out);
+  progress.done();
+  if (a.json) out(JSON.stringify({ out: a.out, ...r }));
+  else if (!a.quiet) out(`wrote ${a.out}: ${formatBytes(r.bytes)} (runtime ${formatBytes(r.runtimeBytes)}, bundle ${formatBytes(r.bytes - r.runtimeBytes)})`);
+  return 0;
+}
+

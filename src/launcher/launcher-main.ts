@@ -1,0 +1,72 @@
+import yargs from "yargs";
+import { promises as fsp } from "node:fs";
+import * as readline from "node:readline/promises";
+import { exitQuietlyOnClosedOutput, fail } from "../cli/report-error";
+import { inspectCommand, runCommand, verifyCommand } from "../cli/read-commands";
+import { defaultStateDir } from "../snapshot/overlay-store";
+import { loadSeaAssets } from "./sea-assets";
+
+/**
+ * The program inside a vmsfx executable. The file itself is the bundle (appended after the
+ * runtime), so with no arguments it resumes its own guest; flags cover the rest.
+ */
+
+async function reset(self: string, stateDir: string): Promise<number> {
+  const exists = await fsp.stat(stateDir).then(() => true, () => false);
+  if (!exists) {
+    process.stdout.write("Nothing to reset: no saved state.\n");
+    return 0;
+  }
+  if (process.stdin.isTTY) {
+    const rl = readline.createInterface({ input: process.stdin, output: process.stdout });
+    const answer = await rl.question(`Discard the saved changes in ${stateDir} and start ${self} from its original state? [y/N] `);
+    rl.close();
+    if (!/^y(es)?$/i.test(answer.trim())) {
+      process.stdout.write("Kept.\n");
+      return 0;
+    }
+  }
+  await fsp.rm(stateDir, { recursive: true, force: true });
+  process.stdout.write(`Reset: removed ${stateDir}.\n`);
+  return 0;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const self = process.execPath;
+  const a = await yargs(argv)
+    .scriptName(self.split(/[\\/]/).pop() ?? "app")
+    .usage("$0 [options]\n\nA vmsfx app: a Linux guest snapshot in one file. Run it to resume the guest on this terminal.\nOn a terminal, Ctrl-] then q stops it.")
+    .option("info", { type: "boolean", default: false, describe: "show what this file holds and exit" })
+    .option("verify", { type: "boolean", default: false, describe: "check every block against its SHA-256 and exit" })
+    .option("fresh", { type: "boolean", default: false, describe: "cold-boot the guest instead of resuming" })
+    .option("reset", { type: "boolean", default: false, describe: "discard the changes kept next to this file (asks first on a terminal)" })
+    .option("state-dir", { type: "string", describe: "where changes are kept (default: <this file>.vmsfx-state next to it)" })
+    .option("json", { type: "boolean", default: false, describe: "with --info or --verify: JSON output" })
+    .option("timings", { type: "boolean", default: false, describe: "print a JSON line of resume timings to stderr" })
+    .strict()
+    .help()
+    .alias("h", "help")
+    .version(false)
+    .fail((msg, err) => {
+      if (err) throw err;
+      throw Object.assign(new Error(msg), { usage: true });
+    })
+    .parseAsync();
+  const stateDir = a["state-dir"] ?? defaultStateDir(self);
+  if (a.info) return inspectCommand({ target: self, json: a.json });
+  if (a.verify) return verifyCommand({ target: self, json: a.json, quiet: false });
+  if (a.reset) return reset(self, stateDir);
+  return runCommand({ bundle: self, fresh: a.fresh, stateDir, timings: a.timings }, loadSeaAssets);
+}
+
+exitQuietlyOnClosedOutput();
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (e) => {
+    if ((e as { usage?: boolean }).usage) {
+      process.stderr.write(`vmsfx: ${(e as Error).message} Run ${process.execPath} --help for usage. [VMSFX_USAGE]\n`);
+      process.exit(2);
+    }
+    process.exit(fail(e));
+  },
+);
