@@ -3,6 +3,7 @@ import { VmsfxError } from "../errors";
 import { exitQuietlyOnClosedOutput, fail } from "./report-error";
 import { captureCommand, exeCommand, packCommand } from "./publish-commands";
 import { inspectCommand, runCommand, verifyCommand } from "./read-commands";
+import { resetState } from "../launcher/reset-state";
 
 /**
  * The `vmsfx` command line. Every failure ends here: a VmsfxError prints one line and exits with
@@ -88,11 +89,12 @@ export async function main(argv: string[]): Promise<number> {
         y
           .positional("bundle", { type: "string", demandOption: true })
           .option("fresh", { type: "boolean", default: false, describe: "cold-boot the bundle's recipe instead of resuming" })
-          .option("state-dir", { type: "string", describe: "where guest disk changes are kept (default: <bundle>.vmsfx-state next to it)" })
+          .option("state-dir", { type: "string", describe: "where your changes are kept (default: <bundle>.vmsfx-state next to it)" })
+          .option("reset", { type: "boolean", default: false, describe: "discard the saved changes (asks first on a terminal) and exit" })
           .option("timings", { type: "boolean", default: false, describe: "print a JSON line of resume timings to stderr" })
-          .epilogue("On a terminal, Ctrl-] then q stops the guest. With piped input the guest runs until it powers off.")
+          .epilogue("On a terminal, Ctrl-] then q suspends the guest; the next run continues where it stopped (--fresh or --reset to start over). With piped input the guest runs until it powers off.")
           .example("printf 'cat /mnt/hello.txt\\npoweroff\\n' | $0 run app.vmsfx", ""),
-      (a) => run(runCommand({ bundle: a.bundle, fresh: a.fresh, stateDir: a["state-dir"], timings: a.timings })),
+      (a) => run(a.reset ? resetState(a.bundle, a["state-dir"]) : runCommand({ bundle: a.bundle, fresh: a.fresh, stateDir: a["state-dir"], timings: a.timings })),
     )
     .demandCommand(1, "Name a command; see --help.")
     .strict()

@@ -73,6 +73,9 @@ export async function runCommand(
   void loadZstd();
   const assets = await loadAssets();
   const r = await runBundle(a.bundle, assets, { fresh: a.fresh, stateDir: a.stateDir && path.resolve(a.stateDir), timings, stdin: process.stdin, stdout: process.stdout, stderr: process.stderr });
-  if (timings) process.stderr.write(`vmsfx-timings ${JSON.stringify({ ...timings, maxRssKb: process.resourceUsage().maxRSS })}\n`);
+  // Said after the state folder is released: the terminal may already be gone.
+  if (r.reason === "reboot") process.stderr.write("\r\nvmsfx: the guest asked to reboot; it was shut down instead (v86 cannot reboot a resumed guest). Its disks are kept.\r\n");
+  if (r.saved?.kind === "suspended") process.stderr.write(`\r\nvmsfx: suspended; run it again to continue where you left off (saved in ${(r.saved.ms / 1000).toFixed(2)} s).\r\n`);
+  if (timings) process.stderr.write(`vmsfx-timings ${JSON.stringify({ ...timings, maxRssKb: process.resourceUsage().maxRSS, ...(r.saved ? { saveMs: r.saved.ms, savedNewBytes: r.saved.newBytes, savedPackBytes: r.saved.packBytes } : {}) })}\n`);
   return r.exitCode;
 }

@@ -14,11 +14,16 @@ export function fail(e: unknown): number {
   return EXIT.internal;
 }
 
-/** `vmsfx inspect app.vmsfx | head` must end quietly when the reader goes away. */
+/**
+ * What happens when whoever reads our output goes away (`vmsfx inspect app | head`, a closed
+ * terminal): by default end quietly; a running guest replaces this to suspend and save first.
+ */
+export const outputClosed = { handle: (): void => process.exit(0) };
+
 export function exitQuietlyOnClosedOutput(): void {
   for (const stream of [process.stdout, process.stderr]) {
     stream.on("error", (e: NodeJS.ErrnoException) => {
-      if (e.code === "EPIPE") process.exit(0);
+      if (e.code === "EPIPE" || e.code === "EIO") return outputClosed.handle();
       throw e;
     });
   }

@@ -80,6 +80,15 @@ export class GuestHost {
     return { state: m.state, memory: new Uint8Array(m.memory), vga: new Uint8Array(m.vga) };
   }
 
+  /** Stops the guest; returns its device state and the RAM/VGA blocks changed since resume. */
+  async suspend(ramBlockSize: number, vgaBlockSize: number): Promise<Extract<WorkerToHost, { type: "suspended" }>> {
+    this.send({ type: "suspend", ramBlockSize, vgaBlockSize });
+    const m = (await this.wait("suspended")) as Extract<WorkerToHost, { type: "suspended" }>;
+    await Promise.all([...this.pendingWrites]);
+    if (this.failed) throw this.failed;
+    return m;
+  }
+
   /** Waits until all guest disk writes received so far are applied to the overlays. */
   async flushDisks(): Promise<void> {
     await Promise.all([...this.pendingWrites]);
@@ -99,8 +108,15 @@ export class GuestHost {
   private wait(type: WorkerToHost["type"]): Promise<WorkerToHost> {
     if (this.failed) return Promise.reject(this.failed);
     return new Promise((resolve, reject) => {
-      this.waiters.push({ type, resolve });
-      this.on("fatal", reject);
+      const onFatal = (e: VmsfxError) => reject(e);
+      this.waiters.push({
+        type,
+        resolve: (m) => {
+          this.listeners.fatal = this.listeners.fatal.filter((f) => f !== onFatal);
+          resolve(m);
+        },
+      });
+      this.on("fatal", onFatal);
     });
   }
 

@@ -37,6 +37,12 @@ export interface ImagePresence {
   present: Uint8Array;
 }
 
+/** A block that differs from what the guest was resumed with; `data` empty means it is now all zero. */
+export interface BlockChange {
+  index: number;
+  data: Uint8Array;
+}
+
 export type HostToWorker =
   | { type: "create"; module: WebAssembly.Module; machine: MachineSpec; boot?: BootFilesBytes }
   | { type: "image"; image: ImageBlocks }
@@ -45,7 +51,10 @@ export type HostToWorker =
   | { type: "restore"; state: Uint8Array }
   | { type: "input"; bytes: Uint8Array }
   | { type: "disk-reply"; id: number; data: Uint8Array }
+  /** Stop the guest and return its whole state (capture). */
   | { type: "save" }
+  /** Stop the guest and return its device state plus the RAM/VGA blocks that differ from what was restored. */
+  | { type: "suspend"; ramBlockSize: number; vgaBlockSize: number }
   | { type: "stop" };
 
 export type ExitReason = "poweroff" | "reboot";
@@ -59,5 +68,6 @@ export type WorkerToHost =
   | { type: "disk-write"; slot: DiskSlot; offset: number; data: Uint8Array }
   | { type: "exit"; reason: ExitReason }
   | { type: "saved"; state: Uint8Array; memory: ArrayBuffer; vga: ArrayBuffer }
+  | { type: "suspended"; state: Uint8Array; ram: BlockChange[]; vga: BlockChange[] }
   | { type: "stopped" }
   | { type: "error"; message: string };

@@ -2,7 +2,7 @@ import { parentPort, workerData } from "node:worker_threads";
 import { V86 } from "v86";
 import type { BootFilesBytes, DiskSlot, HostToWorker, ImageBlocks, ImagePresence, MachineSpec, WorkerToHost } from "./engine-protocol";
 import { createDiskProxy, type DiskProxies } from "./v86-disk";
-import { captureState, FRESH_DIRTY_LIMIT, guestMemoryView, svgaMemoryView, viewIsZero, writeBlocks, zeroAbsent } from "./v86-memory";
+import { captureState, changedBlocks, FRESH_DIRTY_LIMIT, guestMemoryView, svgaMemoryView, viewIsZero, writeBlocks, zeroAbsent } from "./v86-memory";
 
 /**
  * The engine worker: the only code that touches v86. It owns one emulator, forwards serial bytes
@@ -130,6 +130,9 @@ function copyOut(u: Uint8Array): ArrayBuffer {
 
 // Blocks can arrive before the emulator exists (the host decodes while v86 starts); keep them until then.
 const earlyImages: ImageBlocks[] = [];
+// What each block held at resume. Kept (the arrays arrive transferred, so this costs no copy) so
+// a suspend can tell which blocks the guest changed and save only those.
+const baseline: Record<"ram" | "vga", Map<number, Uint8Array>> = { ram: new Map(), vga: new Map() };
 function applyImage(image: ImageBlocks): void {
   if (!emulator) {
     earlyImages.push(image);
@@ -137,6 +140,7 @@ function applyImage(image: ImageBlocks): void {
   }
   const cpu = emulator.v86.cpu;
   writeBlocks(image.target === "ram" ? guestMemoryView(cpu) : svgaMemoryView(cpu), image);
+  for (const b of image.blocks) for (const i of b.indices) baseline[image.target].set(i, b.data);
 }
 
 // Blocks the snapshot says are all zero must be zero in the emulator too; v86 leaves a byte or
@@ -169,13 +173,26 @@ async function restore(state: Uint8Array): Promise<void> {
   post({ type: "running" });
 }
 
-async function save(): Promise<void> {
+async function stopQuiet(): Promise<void> {
   // A disk request in flight or input not yet read by the guest is not part of v86's state.
   while (disks && Object.values(disks).some((d) => d && d.pending() > 0)) await new Promise((r) => setTimeout(r, 1));
   await emulator.stop();
   flushSerial();
+}
+
+async function save(): Promise<void> {
+  await stopQuiet();
   const { state, memory, vga } = await captureState(emulator);
   post({ type: "saved", state, memory, vga }, [state.buffer, memory, vga]);
+}
+
+async function suspend(ramBlockSize: number, vgaBlockSize: number): Promise<void> {
+  await stopQuiet();
+  const { state, memory, vga } = await captureState(emulator);
+  const ram = changedBlocks(new Uint8Array(memory), ramBlockSize, baseline.ram);
+  const vgaChanges = changedBlocks(new Uint8Array(vga), vgaBlockSize, baseline.vga);
+  const transfer = [state.buffer, ...ram.map((c) => c.data.buffer), ...vgaChanges.map((c) => c.data.buffer)];
+  post({ type: "suspended", state, ram, vga: vgaChanges }, transfer.filter((b, i, all) => b.byteLength > 0 && all.indexOf(b) === i) as ArrayBuffer[]);
 }
 
 port.on("message", (m: HostToWorker) => {
@@ -196,6 +213,8 @@ port.on("message", (m: HostToWorker) => {
         return disks[findSlot(m.id)]?.reply(m.id, m.data);
       case "save":
         return save();
+      case "suspend":
+        return suspend(m.ramBlockSize, m.vgaBlockSize);
       case "stop":
         if (inputTimer) clearInterval(inputTimer);
         await emulator?.destroy?.();

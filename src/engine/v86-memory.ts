@@ -1,4 +1,4 @@
-import type { ImageBlocks, ImagePresence } from "./engine-protocol";
+import type { BlockChange, ImageBlocks, ImagePresence } from "./engine-protocol";
 
 /**
  * Guest RAM and VGA memory live inside v86's wasm memory. v86 exposes them as Proxy views that
@@ -88,4 +88,22 @@ export async function captureState(emulator: any): Promise<{ state: Uint8Array; 
   const memory = guestMemoryView(cpu).slice().buffer;
   const vgaMemory = svgaMemoryView(cpu).slice().buffer;
   return { state: new Uint8Array(raw), memory, vga: vgaMemory };
+}
+
+/**
+ * Blocks of `image` that differ from `baseline` (blocks absent from it were zero). Compared with
+ * memcmp through Buffer views; a changed block is copied out so it can be transferred.
+ */
+export function changedBlocks(image: Uint8Array, blockSize: number, baseline: Map<number, Uint8Array>): BlockChange[] {
+  const out: BlockChange[] = [];
+  const isZero = viewIsZero(image);
+  for (let index = 0; index * blockSize < image.byteLength; index++) {
+    const offset = index * blockSize;
+    const length = Math.min(blockSize, image.byteLength - offset);
+    const base = baseline.get(index);
+    const current = Buffer.from(image.buffer, image.byteOffset + offset, length);
+    if (base ? current.equals(base) : isZero(offset, length)) continue;
+    out.push({ index, data: isZero(offset, length) ? new Uint8Array(0) : new Uint8Array(current) });
+  }
+  return out;
 }

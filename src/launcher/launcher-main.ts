@@ -1,35 +1,13 @@
 import yargs from "yargs";
-import { promises as fsp } from "node:fs";
-import * as readline from "node:readline/promises";
 import { exitQuietlyOnClosedOutput, fail } from "../cli/report-error";
 import { inspectCommand, runCommand, verifyCommand } from "../cli/read-commands";
-import { defaultStateDir } from "../snapshot/overlay-store";
+import { resetState } from "./reset-state";
 import { loadSeaAssets } from "./sea-assets";
 
 /**
  * The program inside a vmsfx executable. The file itself is the bundle (appended after the
  * runtime), so with no arguments it resumes its own guest; flags cover the rest.
  */
-
-async function reset(self: string, stateDir: string): Promise<number> {
-  const exists = await fsp.stat(stateDir).then(() => true, () => false);
-  if (!exists) {
-    process.stdout.write("Nothing to reset: no saved state.\n");
-    return 0;
-  }
-  if (process.stdin.isTTY) {
-    const rl = readline.createInterface({ input: process.stdin, output: process.stdout });
-    const answer = await rl.question(`Discard the saved changes in ${stateDir} and start ${self} from its original state? [y/N] `);
-    rl.close();
-    if (!/^y(es)?$/i.test(answer.trim())) {
-      process.stdout.write("Kept.\n");
-      return 0;
-    }
-  }
-  await fsp.rm(stateDir, { recursive: true, force: true });
-  process.stdout.write(`Reset: removed ${stateDir}.\n`);
-  return 0;
-}
 
 async function main(argv: string[]): Promise<number> {
   const self = process.execPath;
@@ -52,10 +30,10 @@ async function main(argv: string[]): Promise<number> {
       throw Object.assign(new Error(msg), { usage: true });
     })
     .parseAsync();
-  const stateDir = a["state-dir"] ?? defaultStateDir(self);
+  const stateDir = a["state-dir"];
   if (a.info) return inspectCommand({ target: self, json: a.json });
   if (a.verify) return verifyCommand({ target: self, json: a.json, quiet: false });
-  if (a.reset) return reset(self, stateDir);
+  if (a.reset) return resetState(self, stateDir);
   return runCommand({ bundle: self, fresh: a.fresh, stateDir, timings: a.timings }, loadSeaAssets);
 }
 

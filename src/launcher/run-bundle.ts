@@ -3,18 +3,24 @@ import { GuestHost } from "../engine/engine-host";
 import { checkEngineIdentity, type EngineAssets } from "../engine/engine-assets";
 import type { DiskSlot, ExitReason, MachineSpec } from "../engine/engine-protocol";
 import { openSnapshot } from "../snapshot/open-snapshot";
-import { BlockReader } from "../snapshot/snapshot-source";
+import { BlockReader, type SnapshotSource } from "../snapshot/snapshot-source";
 import { presenceOf, streamImage } from "../snapshot/image-loader";
 import { OverlayDisk } from "../snapshot/overlay-disk";
-import { blockLength, serializeManifest, type BlockMap } from "../snapshot/manifest";
+import { blockLength, serializeManifest, type BlockMap, type Manifest } from "../snapshot/manifest";
 import { sha256Hex } from "../snapshot/block-codec";
-import { defaultStateDir, saveOverlay } from "../snapshot/overlay-store";
+import type { BundleSource } from "../snapshot/bundle-reader";
+import { openLayeredSource } from "../snapshot/layered-source";
+import { readResumePoint, type ResumePoint } from "../snapshot/resume-point";
 import { attachConsole } from "./console-bridge";
 import { SerialTail } from "./terminal-answerer";
+import { openStateDir } from "./state-dir";
+import { saveOnExit } from "./save-on-exit";
+import { outputClosed } from "../cli/report-error";
 
 /**
- * `vmsfx run`: open the bundle, check it was made for this engine, resume (or cold-boot with
- * --fresh), join the console, and on exit keep the guest's disk changes in the state folder.
+ * `vmsfx run` and the executable: open the bundle, take the state folder, pick up where the user
+ * left off (a resume point) or the bundle's own state, check the engine, resume (or cold-boot),
+ * join the console, and on the way out keep the user's work as a new resume point.
  * The order matters for speed: the engine worker starts first and loads v86 while this thread
  * reads and verifies memory blocks.
  */
@@ -32,18 +38,36 @@ export interface RunOptions {
 export interface RunResult {
   exitCode: number;
   reason: ExitReason | "detached" | "signal";
-  overlay?: { stateDir: string; changedBlocks: number; bytesWritten: number };
+  saved?: { stateDir: string; kind: string; blocks: number; packBytes: number; newBytes: number; ms: number };
 }
 
 export async function runBundle(file: string, assets: EngineAssets, opts: RunOptions): Promise<RunResult> {
   const mark = (name: string) => opts.timings && (opts.timings[name] = Math.round(performance.now() * 10) / 10);
   const host = new GuestHost(assets.worker);
   const modulePromise = WebAssembly.compile(assets.wasm);
-  const source = await openSnapshot(file);
-  mark("opened");
+  const bundle = await openSnapshot(file).catch(async (e) => {
+    await host.stop();
+    throw e;
+  });
+  let source: SnapshotSource = bundle;
+  const state = await openStateDir(file, opts.stateDir).catch(async (e) => {
+    await host.stop();
+    await bundle.close();
+    throw e;
+  });
+  if (state.notice) opts.stderr.write(`${state.notice}\n`);
   try {
+    const bundleManifestSha256 = sha256Hex(serializeManifest(bundle.manifest));
+    let previous: ResumePoint | undefined = opts.fresh ? undefined : await readResumePoint(state.path);
+    if (previous && previous.bundleManifestSha256 !== bundleManifestSha256) {
+      opts.stderr.write(`vmsfx: the changes saved in ${state.path} belong to another version of this app; starting from this one's own state (they are replaced when it exits).\n`);
+      previous = undefined;
+    }
+    if (previous && bundle.kind === "bundle") source = await openLayeredSource(bundle as unknown as BundleSource, previous, state.path);
+    mark("opened");
     const m = source.manifest;
-    if (!opts.fresh) checkEngineIdentity(m.engine, assets.identity, file);
+    const coldBoot = opts.fresh || previous?.kind === "powered-off";
+    if (!coldBoot) checkEngineIdentity(m.engine, assets.identity, file);
     const reader = await BlockReader.open(source);
     const disks: Partial<Record<DiskSlot, OverlayDisk>> = {};
     for (const d of m.disks) disks[d.slot] = new OverlayDisk(d.map.size, d.map.blockSize, baseReader(reader, d.map));
@@ -63,17 +87,8 @@ export async function runBundle(file: string, assets: EngineAssets, opts: RunOpt
     });
 
     let inputGate: Promise<void> | undefined;
-    if (opts.fresh) {
-      if (!m.boot) throw new VmsfxError("VMSFX_MANIFEST_INVALID", `${file}: this bundle carries no boot files, so it cannot be cold-booted. Run it without --fresh.`);
-      const boot = {
-        bios: await readWhole(reader, m.boot.bios),
-        vgaBios: await readWhole(reader, m.boot.vgaBios),
-        kernel: await readWhole(reader, m.boot.kernel),
-        initrd: m.boot.initrd ? await readWhole(reader, m.boot.initrd) : undefined,
-        cmdline: m.boot.cmdline,
-      };
-      if (m.boot.ready) inputGate = waitForPattern(host, new RegExp(m.boot.ready), 120_000);
-      await host.create(await modulePromise, machine, disks, boot);
+    if (coldBoot) {
+      inputGate = (await coldBootGuest(host, await modulePromise, machine, disks, reader, m, file)).ready;
     } else {
       const created = modulePromise.then((module) => {
         mark("wasmCompiled");
@@ -82,46 +97,77 @@ export async function runBundle(file: string, assets: EngineAssets, opts: RunOpt
           mark("engineCreated");
         });
       });
+      // If verifying a block fails first, that error is the one to report; this one is moot.
+      created.catch(() => undefined);
       host.sendPresence(presenceOf(m.memory), presenceOf(m.vgaMemory));
       const send = host.sendImage.bind(host);
-      const state = await readWhole(reader, m.state);
+      const deviceState = await readWhole(reader, m.state);
       mark("zstdReady");
       await streamImage(reader, m.memory, "ram", send);
       await streamImage(reader, m.vgaMemory, "vga", send);
       mark("verified");
       await created;
       mark("engineReady");
-      await host.restore(state);
+      await host.restore(deviceState);
       opts.stdout.write(m.console.tail);
     }
     mark("running");
 
     const bridge = attachConsole(host, { stdin: opts.stdin, stdout: opts.stdout, stderr: opts.stderr, onDetach: () => finish("detached"), inputGate });
+    // What the user last saw, redrawn when this resume point is resumed.
+    const screen = new SerialTail(1024);
+    host.on("serial", (b) => screen.push(b));
+    // A signal asks for a suspend; once saving has begun, further signals wait for it to finish
+    // (a kill -9 is still safe: the previous resume point stays until the new one is complete).
     const onSignal = () => finish("signal");
-    process.once("SIGINT", onSignal);
-    process.once("SIGTERM", onSignal);
-    process.once("SIGHUP", onSignal);
+    const signals = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+    for (const s of signals) process.on(s, onSignal);
+    const closedBefore = outputClosed.handle;
+    outputClosed.handle = () => finish("signal");
     const reason = await finished;
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
-    process.off("SIGHUP", onSignal);
     bridge.close();
     await host.flushDisks();
-    await host.stop();
     if (fatal) throw fatal;
 
-    const stateDir = opts.stateDir ?? defaultStateDir(file);
-    const entries = m.disks.map((entry) => ({ entry, disk: disks[entry.slot]! }));
-    const overlay = entries.some((e) => e.disk.dirty.size > 0)
-      ? { stateDir, ...(await saveOverlay(stateDir, sha256Hex(serializeManifest(m)), entries)) }
-      : undefined;
-    if (reason === "reboot") opts.stderr.write("\r\nvmsfx: the guest rebooted; a resumed guest has no firmware to reboot into, so it was stopped.\r\n");
-    if (reason === "detached") opts.stderr.write("\r\nvmsfx: stopped.\r\n");
-    return { exitCode: reason === "signal" ? 130 : 0, reason, overlay };
+    // Everything but a crash keeps the user's work: a shut-down guest keeps its disks, any other
+    // exit (Ctrl-] q, a signal, the terminal closing) suspends the whole machine.
+    const kind = reason === "poweroff" || reason === "reboot" ? "powered-off" : "suspended";
+    const saved = await saveOnExit({
+      kind,
+      host,
+      base: m,
+      coldBooted: coldBoot,
+      disks: m.disks.map((entry) => ({ entry, disk: disks[entry.slot]! })),
+      stateDir: state.path,
+      bundleManifest: bundle.manifest,
+      bundleManifestSha256,
+      previous,
+      consoleLine: screen.currentLine(),
+    });
+    for (const s of signals) process.off(s, onSignal);
+    outputClosed.handle = closedBefore;
+    return { exitCode: reason === "signal" ? 130 : 0, reason, saved: { stateDir: state.path, kind, ...saved } };
   } finally {
     await host.stop();
     await source.close();
+    if (source !== bundle) await bundle.close().catch(() => undefined);
+    await state.release();
   }
+}
+
+/** Cold boot: the bundle's own BIOS, kernel and initrd; piped input waits for the ready pattern. */
+async function coldBootGuest(host: GuestHost, module: WebAssembly.Module, machine: MachineSpec, disks: Partial<Record<DiskSlot, OverlayDisk>>, reader: BlockReader, m: Manifest, file: string): Promise<{ ready?: Promise<void> }> {
+  if (!m.boot) throw new VmsfxError("VMSFX_MANIFEST_INVALID", `${file}: this bundle carries no boot files, so it cannot be cold-booted. Run it without --fresh.`);
+  const boot = {
+    bios: await readWhole(reader, m.boot.bios),
+    vgaBios: await readWhole(reader, m.boot.vgaBios),
+    kernel: await readWhole(reader, m.boot.kernel),
+    initrd: m.boot.initrd ? await readWhole(reader, m.boot.initrd) : undefined,
+    cmdline: m.boot.cmdline,
+  };
+  const ready = m.boot.ready ? waitForPattern(host, new RegExp(m.boot.ready), 120_000) : undefined;
+  await host.create(module, machine, disks, boot);
+  return { ready };
 }
 
 /** Resolves once the console shows the pattern (or after `timeoutMs`, so input is never held forever). */

@@ -60,6 +60,14 @@ export class SerialTail {
     return this.text.slice(-this.limit);
   }
 
+  /** The line the cursor is on (usually a prompt), without terminal queries: redrawn on resume. */
+  currentLine(): string {
+    const text = this.value;
+    const i = Math.max(text.lastIndexOf("\n"), text.lastIndexOf("\r"));
+    // eslint-disable-next-line no-control-regex
+    return text.slice(i + 1).replace(/\x1b\[6n/g, "").slice(-512);
+  }
+
   /** The last few lines, printable, for an error message. */
   lastLines(n = 8): string {
     // eslint-disable-next-line no-control-regex

@@ -139,7 +139,7 @@ export async function capture(recipe: Recipe, assets: EngineAssets, opts: Captur
         cmdline: boot.cmdline,
         ready: recipe.ready.serial.source,
       },
-      console: { tail: lastLine(tail.value) },
+      console: { tail: tail.currentLine() },
     };
     await writeManifestFile(opts.out, manifest);
     return { manifest, stats: store.stats, bootMs };
@@ -147,11 +147,4 @@ export async function capture(recipe: Recipe, assets: EngineAssets, opts: Captur
     await host.stop();
     await Promise.all(diskFiles.map((f) => f.close()));
   }
-}
-
-/** What the user should see on resume: the line the cursor is on (the prompt), no boot log. */
-function lastLine(text: string): string {
-  const i = Math.max(text.lastIndexOf("\n"), text.lastIndexOf("\r"));
-  // eslint-disable-next-line no-control-regex
-  return text.slice(i + 1).replace(/\x1b\[6n/g, "").slice(-512);
 }

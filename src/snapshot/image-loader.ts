@@ -38,33 +38,31 @@ export async function streamImage(reader: BlockReader, map: BlockMap, target: Im
   const lengthOf = (hash: BlockHash) => blockLength(map, places.get(hash)![0]);
   const source = reader.source as Partial<BundleSource>;
   const items = [...places.keys()].map((hash) => ({ hash, entry: source.entry?.(hash) }));
-  if (source.readSpan && items.every((x) => x.entry)) {
-    items.sort((a, b) => a.entry!.offset - b.entry!.offset);
-    for (let i = 0; i < items.length; ) {
-      const start = items[i].entry!.offset;
-      let end = start + items[i].entry!.length;
-      let j = i + 1;
-      while (j < items.length && items[j].entry!.offset - end <= SPAN_GAP && items[j].entry!.offset + items[j].entry!.length - start <= SPAN_LIMIT) {
-        end = items[j].entry!.offset + items[j].entry!.length;
-        j++;
-      }
-      const span = await source.readSpan(start, end - start);
-      for (let k = i; k < j; k++) {
-        const { hash, entry } = items[k];
-        const stored = span.subarray(entry!.offset - start, entry!.offset - start + entry!.length);
-        const raw = reader.decode(stored, hash, lengthOf(hash));
-        emit(hash, raw, raw !== stored);
-      }
-      flush();
-      i = j;
+  const spanned = source.readSpan ? items.filter((x) => x.entry) : [];
+  const single = source.readSpan ? items.filter((x) => !x.entry) : items;
+  spanned.sort((a, b) => a.entry!.offset - b.entry!.offset);
+  for (let i = 0; i < spanned.length; ) {
+    const start = spanned[i].entry!.offset;
+    let end = start + spanned[i].entry!.length;
+    let j = i + 1;
+    while (j < spanned.length && spanned[j].entry!.offset - end <= SPAN_GAP && spanned[j].entry!.offset + spanned[j].entry!.length - start <= SPAN_LIMIT) {
+      end = spanned[j].entry!.offset + spanned[j].entry!.length;
+      j++;
     }
-    return;
-  }
-  {
-    for (const { hash } of items) {
-      emit(hash, await reader.read(hash, lengthOf(hash)), false);
-      if (batch.length >= 64) flush();
+    const span = await source.readSpan!(start, end - start);
+    for (let k = i; k < j; k++) {
+      const { hash, entry } = spanned[k];
+      const stored = span.subarray(entry!.offset - start, entry!.offset - start + entry!.length);
+      const raw = reader.decode(stored, hash, lengthOf(hash));
+      emit(hash, raw, raw !== stored);
     }
     flush();
+    i = j;
   }
+  for (const { hash } of single) {
+    const raw = await reader.read(hash, lengthOf(hash));
+    emit(hash, raw, false);
+    if (batch.length >= 64) flush();
+  }
+  flush();
 }

@@ -5,8 +5,8 @@ import * as path from "node:path";
 import { vmsfx } from "../helpers/cli";
 import { tempDir } from "../helpers/synthetic-snapshot";
 import { openSnapshotDir } from "../../src/snapshot/snapshot-dir";
-import { BlockReader } from "../../src/snapshot/snapshot-source";
-import type { OverlayRecord } from "../../src/snapshot/overlay-store";
+import { readResumePoint } from "../../src/snapshot/resume-point";
+import { decodeBlock, loadZstd } from "../../src/snapshot/block-codec";
 
 const sha = (f: string) => createHash("sha256").update(readFileSync(f)).digest("hex");
 
@@ -32,14 +32,22 @@ describe("capture → pack → run, on the real sample guest", () => {
     expect(r.code).toBe(0);
     // The bundle is never written to; the guest's write landed in the overlay next to it.
     expect(sha(bundle)).toBe(before);
+    // The guest's write landed in the state folder next to the bundle: a powered-off resume
+    // point whose pack holds exactly the disk blocks that differ from the bundle.
     const stateDir = path.join(path.dirname(bundle), "app.vmsfx-state");
-    const record: OverlayRecord = JSON.parse(readFileSync(path.join(stateDir, "overlay.json"), "utf8"));
-    const hda = record.disks.find((d) => d.slot === "hda")!;
-    const changed = Object.values(hda.changed).filter((h): h is string => !!h);
+    const point = (await readResumePoint(stateDir))!;
+    expect(point.kind).toBe("powered-off");
+    const original = (await openSnapshotDir(inject("snapshotDir"))).manifest.disks[0].map;
+    const now = point.manifest.disks[0].map;
+    const changed = now.blocks.filter((h, i) => h && h !== original.blocks[i]) as string[];
     expect(changed.length).toBeGreaterThan(0);
-    const source = await openSnapshotDir(inject("snapshotDir"));
-    const reader = await BlockReader.open({ ...source, readStored: async (h: string) => readFileSync(path.join(stateDir, "blocks", h)) });
-    const texts = await Promise.all(changed.map(async (h) => Buffer.from(await reader.read(h, hda.blockSize)).toString("latin1")));
+    expect(Object.keys(point.pack!.blocks).sort()).toEqual([...new Set(changed)].sort());
+    const pack = readFileSync(path.join(stateDir, point.pack!.file));
+    const zstd = await loadZstd();
+    const texts = changed.map((h) => {
+      const [at, len] = point.pack!.blocks[h];
+      return Buffer.from(decodeBlock(zstd, pack.subarray(at, at + len), now.blockSize, h, "test")).toString("latin1");
+    });
     expect(texts.some((t) => t.includes("vmsfx-was-here"))).toBe(true);
   });
 

@@ -1,0 +1,90 @@
+import type { GuestHost } from "../engine/engine-host";
+import type { BlockChange } from "../engine/engine-protocol";
+import { encodeBlock, isAllZero } from "../snapshot/block-codec";
+import { allMaps, blockCount, type BlockHash, type BlockMap, type DiskEntry, type Manifest } from "../snapshot/manifest";
+import type { OverlayDisk } from "../snapshot/overlay-disk";
+import { saveResumePoint, type ResumeKind, type ResumePoint, type SaveResult } from "../snapshot/resume-point";
+
+/**
+ * Turns the end of a session into a resume point that stores only what differs from the bundle.
+ * Suspended: device state, the RAM/VGA blocks the guest changed, the disk blocks it wrote.
+ * Powered off: only the disks (the next launch cold-boots with them).
+ */
+
+/** Fast: a save happens while the user waits for the app to close. */
+const SAVE_LEVEL = 3;
+
+export interface SaveOnExitInput {
+  kind: ResumeKind;
+  host: GuestHost;
+  /** The manifest this session started from (the bundle's, or the previous resume point's). */
+  base: Manifest;
+  /** The session cold-booted, so RAM changes are relative to zeros, not to `base`. */
+  coldBooted: boolean;
+  disks: { entry: DiskEntry; disk: OverlayDisk }[];
+  stateDir: string;
+  bundleManifest: Manifest;
+  bundleManifestSha256: string;
+  previous?: ResumePoint;
+  /** The console line the user was on; shown again on resume. */
+  consoleLine: string;
+}
+
+export async function saveOnExit(input: SaveOnExitInput): Promise<SaveResult & { ms: number }> {
+  const started = performance.now();
+  const fresh = new Map<BlockHash, Uint8Array>();
+  const put = async (raw: Uint8Array): Promise<BlockHash | null> => {
+    if (isAllZero(raw)) return null;
+    const { hash, stored } = await encodeBlock(raw, SAVE_LEVEL);
+    fresh.set(hash, stored);
+    return hash;
+  };
+  const applied = async (start: BlockMap, changes: BlockChange[]): Promise<BlockMap> => {
+    const blocks = [...start.blocks];
+    for (const c of changes) blocks[c.index] = c.data.byteLength === 0 ? null : await put(c.data);
+    return { ...start, blocks };
+  };
+  const empty = (m: BlockMap): BlockMap => ({ ...m, blocks: new Array(m.blocks.length).fill(null) });
+
+  // A shut-down machine keeps only its disks; its memory maps go back to the bundle's, so the
+  // pack holds no RAM the next (cold) boot would never read.
+  let { state, memory, vgaMemory } = input.kind === "suspended" ? input.base : input.bundleManifest;
+  let consoleInfo = input.bundleManifest.console;
+  if (input.kind === "suspended") {
+    consoleInfo = { tail: input.consoleLine };
+    const s = await input.host.suspend(memory.blockSize, vgaMemory.blockSize);
+    memory = await applied(input.coldBooted ? empty(memory) : memory, s.ram);
+    vgaMemory = await applied(input.coldBooted ? empty(vgaMemory) : vgaMemory, s.vga);
+    const bs = state.blockSize;
+    const blocks: (BlockHash | null)[] = [];
+    for (let i = 0; i < blockCount(s.state.byteLength, bs); i++) blocks.push(await put(s.state.subarray(i * bs, (i + 1) * bs)));
+    state = { size: s.state.byteLength, blockSize: bs, blocks };
+  }
+  const disks: DiskEntry[] = [];
+  for (const { entry, disk } of input.disks) {
+    const blocks = [...entry.map.blocks];
+    for (const [index, bytes] of [...disk.dirty].sort((a, b) => a[0] - b[0])) {
+      const was = entry.map.blocks[index];
+      const unchanged = was === null ? isAllZero(bytes) : Buffer.from(await disk.baseBlock(index)).equals(bytes);
+      if (!unchanged) blocks[index] = await put(bytes);
+    }
+    disks.push({ slot: entry.slot, map: { ...entry.map, blocks } });
+  }
+  const inBundle = bundleHashes(input.bundleManifest);
+  const result = await saveResumePoint({
+    stateDir: input.stateDir,
+    bundleManifestSha256: input.bundleManifestSha256,
+    kind: input.kind,
+    manifest: { ...input.base, state, memory, vgaMemory, disks, console: consoleInfo },
+    inBundle: (h) => inBundle.has(h),
+    fresh,
+    previous: input.previous,
+  });
+  return { ...result, ms: Math.round(performance.now() - started) };
+}
+
+function bundleHashes(m: Manifest): Set<BlockHash> {
+  const out = new Set<BlockHash>();
+  for (const map of allMaps(m)) for (const h of map.blocks) if (h) out.add(h);
+  return out;
+}
