@@ -79,8 +79,13 @@ export async function main(argv: string[]): Promise<number> {
     .command(
       "verify <target>",
       "Check every block of a bundle or snapshot directory against its SHA-256",
-      (y) => y.positional("target", { type: "string", demandOption: true }).option("json", { type: "boolean", default: false }).option("quiet", { alias: "q", type: "boolean", default: false }),
-      (a) => run(verifyCommand({ target: a.target, json: a.json, quiet: a.quiet })),
+      (y) =>
+        y
+          .positional("target", { type: "string", demandOption: true })
+          .option("state-dir", { type: "string", describe: "also verify the resume point kept here (default: next to the bundle, when there is one)" })
+          .option("json", { type: "boolean", default: false })
+          .option("quiet", { alias: "q", type: "boolean", default: false }),
+      (a) => run(verifyCommand({ target: a.target, json: a.json, quiet: a.quiet, stateDir: a["state-dir"] })),
     )
     .command(
       "run <bundle>",

@@ -7,6 +7,12 @@ import { statBlocks } from "../snapshot/snapshot-dir";
 import { reportSnapshot, verifySnapshot, type SnapshotReport } from "../snapshot/snapshot-report";
 import { manifestBlocks } from "../snapshot/manifest";
 import { runBundle } from "../launcher/run-bundle";
+import { defaultStateDir } from "../launcher/state-dir";
+import { readResumePoint } from "../snapshot/resume-point";
+import { openLayeredSource } from "../snapshot/layered-source";
+import type { SnapshotSource } from "../snapshot/snapshot-source";
+import type { BundleSource } from "../snapshot/bundle-reader";
+import { existsSync } from "node:fs";
 import { loadZstd } from "../snapshot/block-codec";
 import { createProgress, formatBytes } from "./progress";
 
@@ -46,21 +52,35 @@ function printReport(target: string, kind: string, fileBytes: number | undefined
   }
 }
 
-export async function verifyCommand(a: { target: string; json: boolean; quiet: boolean }): Promise<number> {
+export async function verifyCommand(a: { target: string; json: boolean; quiet: boolean; stateDir?: string }): Promise<number> {
   const source = await openSnapshot(a.target);
   const progress = createProgress("verify", a.quiet || a.json);
+  const sources: { what: string; source: SnapshotSource }[] = [{ what: a.target, source }];
   try {
-    const r = await verifySnapshot(source, (d, t) => progress.update(d, t));
+    // The user's saved work is checked too: a resume point is only as good as its blocks.
+    if (source.kind === "bundle") {
+      const stateDir = a.stateDir ?? defaultStateDir(a.target);
+      const point = await readResumePoint(stateDir).catch((e) => (existsSync(stateDir) ? Promise.reject(e) : undefined));
+      if (point) sources.push({ what: `${a.target} resume point in ${stateDir}`, source: await openLayeredSource(source as unknown as BundleSource, point, stateDir) });
+    }
+    const results = [];
+    for (const { what, source: s } of sources) {
+      const r = await verifySnapshot(s, (d, t) => progress.update(d, t));
+      results.push({ what, ...r });
+    }
     progress.done();
-    if (a.json) out(JSON.stringify({ path: a.target, ok: r.failures.length === 0, ...r }));
-    else if (r.failures.length === 0) out(`${a.target}: OK, ${r.blocks} blocks, ${formatBytes(r.rawBytes)} verified`);
-    if (r.failures.length > 0) {
-      if (!a.json) for (const f of r.failures.slice(0, 20)) process.stderr.write(`vmsfx: ${f.message}\n`);
-      throw new VmsfxError(r.failures[0].code as never, `${a.target}: ${r.failures.length} of ${r.blocks} blocks failed verification. Copy or download it again.`);
+    if (a.json) out(JSON.stringify({ path: a.target, ok: results.every((r) => r.failures.length === 0), checked: results }));
+    for (const r of results) {
+      if (!a.json && r.failures.length === 0) out(`${r.what}: OK, ${r.blocks} blocks, ${formatBytes(r.rawBytes)} verified`);
+      if (r.failures.length > 0) {
+        if (!a.json) for (const f of r.failures.slice(0, 20)) process.stderr.write(`vmsfx: ${f.message}\n`);
+        throw new VmsfxError(r.failures[0].code as never, `${r.what}: ${r.failures.length} of ${r.blocks} blocks failed verification. Copy or download it again${r === results[0] ? "" : ", or start over with --reset"}.`);
+      }
     }
     return 0;
   } finally {
-    await source.close();
+    // The layered source closes the bundle it wraps.
+    await sources[sources.length - 1].source.close();
   }
 }
 

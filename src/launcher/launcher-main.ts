@@ -32,7 +32,7 @@ async function main(argv: string[]): Promise<number> {
     .parseAsync();
   const stateDir = a["state-dir"];
   if (a.info) return inspectCommand({ target: self, json: a.json });
-  if (a.verify) return verifyCommand({ target: self, json: a.json, quiet: false });
+  if (a.verify) return verifyCommand({ target: self, json: a.json, quiet: false, stateDir });
   if (a.reset) return resetState(self, stateDir);
   return runCommand({ bundle: self, fresh: a.fresh, stateDir, timings: a.timings }, loadSeaAssets);
 }

@@ -38,6 +38,8 @@ async function writable(dir: string): Promise<boolean> {
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === "EROFS" || code === "EACCES" || code === "EPERM") return false;
+    // Node's recursive mkdir reports a read-only parent as ENOENT.
+    if (code === "ENOENT" && (await fsp.stat(path.dirname(dir)).then((st) => st.isDirectory(), () => false))) return false;
     throw fromFsError(e, dir, "creating the state folder");
   }
 }
