@@ -16,7 +16,7 @@ const QUESTION = "echo $((6*7))xyz\n";
 const ANSWER = "42xyz";
 
 /** Spawns a command, feeds it input, and reports ms from spawn until `until` shows on stdout. */
-function timed(cmd, args, { input, until, timeoutMs = 120_000 }) {
+function timed(cmd, args, { input, until, timeoutMs = 120_000, signalOnHit }) {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
     const child = spawn(cmd, args, { cwd: root });
@@ -29,7 +29,10 @@ function timed(cmd, args, { input, until, timeoutMs = 120_000 }) {
     }, timeoutMs);
     child.stdout.on("data", (d) => {
       stdout += d;
-      if (hitMs === undefined && until.test(stdout)) hitMs = performance.now() - t0;
+      if (hitMs === undefined && until.test(stdout)) {
+        hitMs = performance.now() - t0;
+        if (signalOnHit) child.kill(signalOnHit);
+      }
     });
     child.stderr.on("data", (d) => (stderr += d));
     child.on("close", (code) => {
@@ -37,7 +40,8 @@ function timed(cmd, args, { input, until, timeoutMs = 120_000 }) {
       if (hitMs === undefined) reject(new Error(`${cmd} exited ${code} before "${until}"\n${stderr.slice(-800)}`));
       else resolve({ ms: hitMs, stdout, stderr, code });
     });
-    child.stdin.end(input);
+    if (signalOnHit) child.stdin.write(input);
+    else child.stdin.end(input);
   });
 }
 
@@ -67,8 +71,13 @@ async function main() {
   log("cold boot (vmsfx run --fresh)");
   const cold = await timed(process.execPath, [cli, "run", bundle, "--fresh", "--state-dir", path.join(work, "state-cold")], { input: "poweroff\n", until: ready });
 
+  log("building the executable");
+  const app = path.join(work, "app");
+  const exeInfo = JSON.parse(execFileSync(process.execPath, [cli, "exe", bundle, "-o", app, "--json"], { cwd: root }));
+
   const v86 = [];
   const ours = [];
+  const exe = [];
   for (let i = 0; i < RUNS; i++) {
     log(`resume round ${i + 1}/${RUNS}`);
     const b = await timed(process.execPath, ["bench/v86-baseline.mjs", "restore", rawState], { input: QUESTION + "poweroff\n", until: new RegExp(ANSWER) });
@@ -78,7 +87,21 @@ async function main() {
     const o = await timed(process.execPath, [cli, "run", bundle, "--timings", "--state-dir", stateDir], { input: QUESTION + "poweroff\n", until: new RegExp(ANSWER) });
     const t = JSON.parse(/vmsfx-timings (.*)/.exec(o.stderr)[1]);
     ours.push({ runningMs: t.running, answerMs: o.ms, maxRssKb: t.maxRssKb, marks: t });
+    rmSync(`${app}.vmsfx-state`, { recursive: true, force: true });
+    const e = await timed(app, ["--timings"], { input: QUESTION + "poweroff\n", until: new RegExp(ANSWER) });
+    const et = JSON.parse(/vmsfx-timings (.*)/.exec(e.stderr)[1]);
+    exe.push({ runningMs: et.running, answerMs: e.ms, maxRssKb: et.maxRssKb });
   }
+
+  log("suspend after a small change (USB-stick save)");
+  const saves = [];
+  for (let i = 0; i < Math.min(RUNS, 5); i++) {
+    rmSync(`${app}.vmsfx-state`, { recursive: true, force: true });
+    const s = await timed(app, ["--timings"], { input: `echo change-${i} > /mnt/change.txt\necho saved-${i}\n`, until: new RegExp(`\nsaved-${i}`), signalOnHit: "SIGTERM" });
+    const st = JSON.parse(/vmsfx-timings (.*)/.exec(s.stderr)[1]);
+    saves.push({ saveMs: st.saveMs, newBytes: st.savedNewBytes, packBytes: st.savedPackBytes });
+  }
+  rmSync(`${app}.vmsfx-state`, { recursive: true, force: true });
 
   let qemu;
   if (existsSync(path.join(root, "bench/qemu-peer.mjs"))) {
@@ -109,6 +132,15 @@ async function main() {
       parts: report.parts,
       samples: ours.map(({ marks, ...rest }) => rest),
     },
+    executable: {
+      bytes: exeInfo.bytes,
+      runtimeBytes: exeInfo.runtimeBytes,
+      runningMs: med(exe, "runningMs"),
+      answerMs: med(exe, "answerMs"),
+      maxRssKb: med(exe, "maxRssKb"),
+      samples: exe,
+      suspendAfterSmallChange: { saveMs: med(saves, "saveMs"), newBytes: med(saves, "newBytes"), packBytes: med(saves, "packBytes"), samples: saves },
+    },
     qemu,
   };
   const ratio = (a, b) => (b ? Math.round((a / b) * 100) / 100 : null);
@@ -125,6 +157,7 @@ async function main() {
   const rows = [
     ["", "guest running", "guest answers", "state on disk", "peak RSS"],
     ["vmsfx run (bundle, every block verified)", ms(result.vmsfx.runningMs), ms(result.vmsfx.answerMs), `${mib(snapshotCore)} (CPU+RAM+VGA), bundle ${mib(result.vmsfx.bundleBytes)}`, mib(result.vmsfx.maxRssKb * 1024)],
+    [`./app (one executable, ${mib(result.executable.bytes)}: runtime ${mib(result.executable.runtimeBytes)})`, ms(result.executable.runningMs), ms(result.executable.answerMs), "(same bundle, appended)", mib(result.executable.maxRssKb * 1024)],
     ["v86 restore_state from its raw state", ms(result.v86Restore.runningMs), ms(result.v86Restore.answerMs), `${mib(result.v86Restore.rawStateBytes)} raw, ${mib(result.v86Restore.rawStateZstd19Bytes)} zstd -19`, mib(result.v86Restore.maxRssKb * 1024)],
     ["v86 cold boot (vmsfx run --fresh)", "—", `${ms(result.coldBoot.toPromptMs)} (prompt)`, "—", "—"],
   ];
@@ -136,7 +169,8 @@ async function main() {
     "",
     `Medians of ${RUNS} runs on ${result.machine.cpus} cores (${result.machine.cpu}), Node ${process.version}, ${result.date.slice(0, 10)}. Times are from process start.`,
     `vmsfx resume breakdown (ms since process start, medians): ${Object.entries(result.vmsfx.breakdownMs).map(([k, v]) => `${k} ${v}`).join(", ")}.`,
-    `Ratios: running vs v86 restore ${result.ratios.runningVsV86Restore}×; cold boot / vmsfx running ${result.ratios.coldBootVsRunning}×; answer vs QEMU ${result.ratios.answerVsQemu ?? "—"}×; snapshot core vs QEMU zstd -19 ${result.ratios.snapshotCoreVsQemuZstd19 ?? "—"}×.`,
+    `Suspend after a small change (./app, then SIGTERM): saved in ${ms(result.executable.suspendAfterSmallChange.saveMs)}, ${(result.executable.suspendAfterSmallChange.newBytes / 1024).toFixed(0)} KiB of new blocks written (pack ${(result.executable.suspendAfterSmallChange.packBytes / 1024).toFixed(0)} KiB).`,
+    `Ratios: ./app running vs v86 restore ${ratio(result.executable.runningMs, result.v86Restore.runningMs)}×; vmsfx run running vs v86 restore ${result.ratios.runningVsV86Restore}×; cold boot / vmsfx running ${result.ratios.coldBootVsRunning}×; answer vs QEMU ${result.ratios.answerVsQemu ?? "—"}×; snapshot core vs QEMU zstd -19 ${result.ratios.snapshotCoreVsQemuZstd19 ?? "—"}×.`,
   ].join("\n");
   writeFileSync(path.join(root, "bench/results/shell.md"), md + "\n");
   // Keep the README's table in step with the committed results.
