@@ -23,6 +23,19 @@ export const EXIT = {
   captureTimeout: 21,
   guestFailed: 30,
   stateLocked: 31,
+  policyInvalid: 40,
+  notYetValid: 41,
+  expired: 42,
+  launchLimit: 43,
+  wrongMachine: 44,
+  wrongLocation: 45,
+  clockRollback: 46,
+  ledgerTampered: 47,
+  signatureInvalid: 48,
+  signerMismatch: 49,
+  passphraseNeeded: 50,
+  wrongPassphrase: 51,
+  downloadIntegrity: 40,
   interrupted: 130,
 } as const;
 
@@ -43,6 +56,7 @@ export type ErrorCode =
   | "VMSFX_CAPTURE_TIMEOUT"
   | "VMSFX_GUEST_FAILED"
   | "VMSFX_STATE_LOCKED"
+  | "VMSFX_DOWNLOAD_INTEGRITY"
   | "VMSFX_INTERRUPTED";
 
 const EXIT_BY_CODE: Record<ErrorCode, number> = {
@@ -62,6 +76,19 @@ const EXIT_BY_CODE: Record<ErrorCode, number> = {
   VMSFX_CAPTURE_TIMEOUT: EXIT.captureTimeout,
   VMSFX_GUEST_FAILED: EXIT.guestFailed,
   VMSFX_STATE_LOCKED: EXIT.stateLocked,
+  VMSFX_POLICY_INVALID: EXIT.policyInvalid,
+  VMSFX_POLICY_NOT_YET_VALID: EXIT.notYetValid,
+  VMSFX_POLICY_EXPIRED: EXIT.expired,
+  VMSFX_POLICY_LAUNCH_LIMIT: EXIT.launchLimit,
+  VMSFX_POLICY_MACHINE: EXIT.wrongMachine,
+  VMSFX_POLICY_LOCATION: EXIT.wrongLocation,
+  VMSFX_POLICY_CLOCK_ROLLBACK: EXIT.clockRollback,
+  VMSFX_LEDGER_TAMPERED: EXIT.ledgerTampered,
+  VMSFX_SIGNATURE_INVALID: EXIT.signatureInvalid,
+  VMSFX_SIGNER_MISMATCH: EXIT.signerMismatch,
+  VMSFX_PASSPHRASE_NEEDED: EXIT.passphraseNeeded,
+  VMSFX_WRONG_PASSPHRASE: EXIT.wrongPassphrase,
+  VMSFX_DOWNLOAD_INTEGRITY: EXIT.downloadIntegrity,
   VMSFX_INTERRUPTED: EXIT.interrupted,
 };
 
