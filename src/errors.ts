@@ -19,6 +19,7 @@ export const EXIT = {
   unsupportedVersion: 15,
   engineMismatch: 16,
   blockMissing: 17,
+  downloadIntegrity: 18,
   recipeInvalid: 20,
   captureTimeout: 21,
   guestFailed: 30,
@@ -35,7 +36,6 @@ export const EXIT = {
   signerMismatch: 49,
   passphraseNeeded: 50,
   wrongPassphrase: 51,
-  downloadIntegrity: 40,
   interrupted: 130,
 } as const;
 
@@ -57,6 +57,18 @@ export type ErrorCode =
   | "VMSFX_GUEST_FAILED"
   | "VMSFX_STATE_LOCKED"
   | "VMSFX_DOWNLOAD_INTEGRITY"
+  | "VMSFX_POLICY_INVALID"
+  | "VMSFX_POLICY_NOT_YET_VALID"
+  | "VMSFX_POLICY_EXPIRED"
+  | "VMSFX_POLICY_LAUNCH_LIMIT"
+  | "VMSFX_POLICY_MACHINE"
+  | "VMSFX_POLICY_LOCATION"
+  | "VMSFX_POLICY_CLOCK_ROLLBACK"
+  | "VMSFX_LEDGER_TAMPERED"
+  | "VMSFX_SIGNATURE_INVALID"
+  | "VMSFX_SIGNER_MISMATCH"
+  | "VMSFX_PASSPHRASE_NEEDED"
+  | "VMSFX_WRONG_PASSPHRASE"
   | "VMSFX_INTERRUPTED";
 
 const EXIT_BY_CODE: Record<ErrorCode, number> = {
