@@ -20,6 +20,7 @@ import type { BlockHash } from "./manifest";
  *   TOC: header (TOC_HEADER_SIZE) then `count` entries of TOC_ENTRY_SIZE, offsets from bundle start
  *     0  8  magic "VMSFXTOC"   8 4 version   12 4 count
  *    16  8  manifest offset   24 4 manifest length   28 32 manifest SHA-256
+ *    60  8  signature offset  68 4 signature length (0: unsigned)
  *   entry: 32 raw SHA-256 of the block, 8 offset, 4 stored length
  */
 
@@ -30,7 +31,7 @@ export const TAR_END = 1024;
 /** Footer entry = one header + one padded data block, then tar's end-of-archive. */
 export const FOOTER_FROM_END = TAR_END + TAR_BLOCK;
 export const TAIL_SIZE = TAR_BLOCK + TAR_BLOCK + TAR_END;
-export const TOC_HEADER_SIZE = 60;
+export const TOC_HEADER_SIZE = 72;
 export const TOC_ENTRY_SIZE = 44;
 /** Bounds every allocation a hostile footer could ask for: 16 MiB is ~380k blocks. */
 export const MAX_TOC_LENGTH = 16 << 20;
@@ -54,6 +55,8 @@ export interface TocEntry {
 
 export interface Toc {
   manifest: { offset: number; length: number; sha256: string };
+  /** The publisher's signature over the manifest bytes (JSON), when the bundle is signed. */
+  signature?: { offset: number; length: number };
   blocks: Map<BlockHash, TocEntry>;
 }
 
@@ -100,6 +103,10 @@ export function encodeToc(toc: Toc): Buffer {
   b.writeBigUInt64LE(BigInt(toc.manifest.offset), 16);
   b.writeUInt32LE(toc.manifest.length, 24);
   Buffer.from(toc.manifest.sha256, "hex").copy(b, 28);
+  if (toc.signature) {
+    b.writeBigUInt64LE(BigInt(toc.signature.offset), 60);
+    b.writeUInt32LE(toc.signature.length, 68);
+  }
   let p = TOC_HEADER_SIZE;
   for (const [hash, e] of toc.blocks) {
     Buffer.from(hash, "hex").copy(b, p);
@@ -119,6 +126,9 @@ export function decodeToc(b: Buffer, dataEnd: number, where: string): Toc {
   if (b.byteLength !== TOC_HEADER_SIZE + count * TOC_ENTRY_SIZE) throw bad(`length does not match its ${count} entries`);
   const manifest = { offset: safe(b.readBigUInt64LE(16)), length: b.readUInt32LE(24), sha256: b.subarray(28, 60).toString("hex") };
   if (manifest.length === 0 || manifest.length > MAX_MANIFEST_LENGTH || manifest.offset + manifest.length > dataEnd) throw bad("points the manifest outside the bundle");
+  const sigLength = b.readUInt32LE(68);
+  const signature = sigLength === 0 ? undefined : { offset: safe(b.readBigUInt64LE(60)), length: sigLength };
+  if (signature && (signature.length > 4096 || signature.offset + signature.length > dataEnd)) throw bad("points the signature outside the bundle");
   const blocks = new Map<BlockHash, TocEntry>();
   for (let i = 0, p = TOC_HEADER_SIZE; i < count; i++, p += TOC_ENTRY_SIZE) {
     const hash = b.subarray(p, p + 32).toString("hex");
@@ -128,7 +138,7 @@ export function decodeToc(b: Buffer, dataEnd: number, where: string): Toc {
     if (blocks.has(hash)) throw bad(`lists block ${hash.slice(0, 12)}… twice`);
     blocks.set(hash, { offset, length });
   }
-  return { manifest, blocks };
+  return { manifest, signature, blocks };
 }
 
 function safe(v: bigint): number {

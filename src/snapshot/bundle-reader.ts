@@ -15,6 +15,8 @@ export interface BundleSource extends SnapshotSource {
   readonly bundleStart: number;
   readonly fileSize: number;
   readonly manifestBytes: Buffer;
+  /** The publisher's signature (JSON bytes), when the bundle is signed; checked by the policy layer. */
+  readonly signature?: Buffer;
   /** Reads a span of the file in one call; the hot region is read this way at resume. */
   readSpan(offset: number, length: number): Promise<Buffer>;
   entry(hash: BlockHash): TocEntry | undefined;
@@ -65,9 +67,11 @@ async function readBundle(h: promises.FileHandle, file: string): Promise<BundleS
     throw new VmsfxError("VMSFX_BUNDLE_CORRUPT", `${file}: manifest does not match its checksum. The file is damaged; download or copy it again.`);
   }
   const manifest: Manifest = parseManifest(manifestBytes);
+  const signature = toc.signature ? await readExact(h, bundleStart + toc.signature.offset, toc.signature.length, file) : undefined;
   return {
     manifest,
     manifestBytes,
+    signature,
     footer,
     toc,
     bundleStart,

@@ -16,6 +16,8 @@ export interface WriteBundleOptions {
   /** Unix mode of the result (0o755 for an executable). */
   mode?: number;
   onProgress?: (done: number, total: number) => void;
+  /** The publisher's signature over the manifest bytes (JSON), stored right after the manifest. */
+  signature?: Uint8Array;
 }
 
 export interface WriteBundleResult {
@@ -64,13 +66,14 @@ export async function writeBundle(source: SnapshotSource, out: string, opts: Wri
       return entry;
     };
     const manifestEntry = await add("manifest.json", manifestBytes);
+    const signatureEntry = opts.signature ? await add("signature", opts.signature) : undefined;
     const blocks = new Map<BlockHash, TocEntry>();
     for (let i = 0; i < order.length; i++) {
       const { hash, size } = order[i];
       blocks.set(hash, await add(`blocks/${hash}`, await source.readStored(hash, size)));
       opts.onProgress?.(i + 1, order.length);
     }
-    const toc = encodeToc({ manifest: { ...manifestEntry, sha256: sha256(manifestBytes) }, blocks });
+    const toc = encodeToc({ manifest: { ...manifestEntry, sha256: sha256(manifestBytes) }, signature: signatureEntry, blocks });
     const tocEntry = await add("toc", toc);
     const bundleLength = pos + TAR_BLOCK + TAR_BLOCK + TAR_END;
     await add("footer", encodeFooter({ version: FORMAT_VERSION, bundleLength, tocOffset: tocEntry.offset, tocLength: toc.byteLength, tocSha256: sha256(toc) }));
