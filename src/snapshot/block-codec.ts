@@ -39,19 +39,31 @@ export interface EncodedBlock {
   stored: Uint8Array;
 }
 
-export async function encodeBlock(raw: Uint8Array, level: number): Promise<EncodedBlock> {
+export async function encodeBlock(raw: Uint8Array, level: number, cipher?: StoredCipher): Promise<EncodedBlock> {
   const zstd = await loadZstd();
   const frame = zstd.compress(raw, level);
-  const stored = frame && frame.byteLength < raw.byteLength ? frame : raw;
+  const plain = frame && frame.byteLength < raw.byteLength ? frame : raw;
+  const stored = cipher ? cipher.seal(plain, "block") : plain;
   return { hash: sha256Hex(stored), stored };
 }
 
 /** Proves stored bytes are the block the manifest names, then turns them back into raw bytes. */
-export function decodeBlock(zstd: Zstd, stored: Uint8Array, rawLength: number, hash: BlockHash, what: string): Uint8Array {
-  if (stored.byteLength > rawLength) throw corrupt(what, `block ${hash.slice(0, 12)}… is larger than its raw size ${rawLength}`);
+/** Seals and opens stored blocks of an encrypted bundle (see policy/encryption.ts). */
+export interface StoredCipher {
+  seal(plain: Uint8Array, context: string): Uint8Array;
+  open(sealed: Uint8Array, where: string): Uint8Array;
+}
+
+/** Bytes a stored block may exceed its raw size by: the AES-GCM nonce and tag of an encrypted one. */
+export const MAX_STORED_OVERHEAD = 28;
+
+export function decodeBlock(zstd: Zstd, stored: Uint8Array, rawLength: number, hash: BlockHash, what: string, cipher?: StoredCipher): Uint8Array {
+  if (stored.byteLength > rawLength + (cipher ? MAX_STORED_OVERHEAD : 0)) throw corrupt(what, `block ${hash.slice(0, 12)}… is larger than its raw size ${rawLength}`);
   if (sha256Hex(stored) !== hash) {
     throw corrupt(what, `block ${hash.slice(0, 12)}… does not match its SHA-256`);
   }
+  if (cipher) stored = cipher.open(stored, what);
+  if (stored.byteLength > rawLength) throw corrupt(what, `block ${hash.slice(0, 12)}… is larger than its raw size ${rawLength}`);
   if (stored.byteLength === rawLength) return stored;
   // Only verified bytes get here. A frame can still declare a size other than the manifest's
   // (a hand-made bundle): refuse it before the decoder allocates for it. Reading the size field

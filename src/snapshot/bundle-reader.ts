@@ -1,6 +1,7 @@
 import { promises as fsp, type promises } from "node:fs";
 import { VmsfxError, fromFsError } from "../errors";
 import { parseManifest, type BlockHash, type Manifest } from "./manifest";
+import { MAX_STORED_OVERHEAD, type StoredCipher } from "./block-codec";
 import type { SnapshotSource } from "./snapshot-source";
 import { decodeFooter, decodeToc, FOOTER_FROM_END, FOOTER_SIZE, hasFooterMagic, sha256, TAIL_SIZE, TAR_BLOCK, type Footer, type Toc, type TocEntry } from "./bundle-layout";
 
@@ -35,17 +36,37 @@ async function readExact(h: promises.FileHandle, pos: number, length: number, wh
   return buf;
 }
 
-export async function openBundle(file: string): Promise<BundleSource> {
+/**
+ * An encrypted bundle's manifest entry is a public header (see policy/encryption.ts). The policy
+ * layer supplies this to turn it into the manifest and the block cipher; the snapshot layer
+ * never handles keys itself.
+ */
+export type Unlocker = (header: Uint8Array, where: string) => Promise<{ manifestBytes: Uint8Array; cipher: StoredCipher }>;
+
+export interface OpenBundleOptions {
+  unlock?: Unlocker;
+}
+
+export async function openBundle(file: string, opts: OpenBundleOptions = {}): Promise<BundleSource> {
   const h = await fsp.open(file, "r").catch((e) => Promise.reject(fromFsError(e, file, "opening the bundle")));
   try {
-    return await readBundle(h, file);
+    return await readBundle(h, file, opts);
   } catch (e) {
     await h.close();
     throw e;
   }
 }
 
-async function readBundle(h: promises.FileHandle, file: string): Promise<BundleSource> {
+/** True when a bundle's manifest entry is an encryption header rather than a manifest. */
+export function isLockedManifest(bytes: Uint8Array): boolean {
+  try {
+    return JSON.parse(Buffer.from(bytes).toString("utf8"))?.format === "vmsfx-encrypted";
+  } catch {
+    return false;
+  }
+}
+
+async function readBundle(h: promises.FileHandle, file: string, opts: OpenBundleOptions): Promise<BundleSource> {
   const st = await h.stat();
   if (st.isDirectory()) throw new VmsfxError("VMSFX_NOT_A_BUNDLE", `${file}: is a directory, not a bundle.`);
   const fileSize = st.size;
@@ -66,12 +87,24 @@ async function readBundle(h: promises.FileHandle, file: string): Promise<BundleS
   if (sha256(manifestBytes) !== toc.manifest.sha256) {
     throw new VmsfxError("VMSFX_BUNDLE_CORRUPT", `${file}: manifest does not match its checksum. The file is damaged; download or copy it again.`);
   }
-  const manifest: Manifest = parseManifest(manifestBytes);
+  let manifest: Manifest;
+  let cipher: StoredCipher | undefined;
+  if (isLockedManifest(manifestBytes)) {
+    if (!opts.unlock) {
+      throw new VmsfxError("VMSFX_PASSPHRASE_NEEDED", `${file} is encrypted. Give its passphrase (asked on a terminal, or --passphrase-file FILE) or its --key-file.`);
+    }
+    const unlocked = await opts.unlock(manifestBytes, file);
+    manifest = parseManifest(unlocked.manifestBytes);
+    cipher = unlocked.cipher;
+  } else {
+    manifest = parseManifest(manifestBytes);
+  }
   const signature = toc.signature ? await readExact(h, bundleStart + toc.signature.offset, toc.signature.length, file) : undefined;
   return {
     manifest,
     manifestBytes,
     signature,
+    cipher,
     footer,
     toc,
     bundleStart,
@@ -85,7 +118,7 @@ async function readBundle(h: promises.FileHandle, file: string): Promise<BundleS
       if (!e) {
         throw new VmsfxError("VMSFX_BLOCK_MISSING", `${file}: block ${hash.slice(0, 12)}… named by the manifest is not in the bundle. The bundle is incomplete; pack it again.`);
       }
-      if (e.length > rawLength) {
+      if (e.length > rawLength + MAX_STORED_OVERHEAD) {
         throw new VmsfxError("VMSFX_BLOCK_HASH_MISMATCH", `${file}: block ${hash.slice(0, 12)}… is larger than its raw size. The file is corrupted; download or copy it again.`);
       }
       return readExact(h, bundleStart + e.offset, e.length, file);

@@ -4,7 +4,8 @@ import { pipeline } from "node:stream/promises";
 import { Transform } from "node:stream";
 import * as tar from "tar-stream";
 import { VmsfxError, fromFsError } from "../errors";
-import { serializeManifest, type BlockHash } from "./manifest";
+import { renameBlocks, serializeManifest, type BlockHash } from "./manifest";
+import type { StoredCipher } from "./block-codec";
 import { hotOrder } from "./hot-order";
 import type { SnapshotSource } from "./snapshot-source";
 import { encodeFooter, encodeToc, FORMAT_VERSION, sha256, TAR_BLOCK, TAR_END, tarPadded, type TocEntry } from "./bundle-layout";
@@ -16,8 +17,10 @@ export interface WriteBundleOptions {
   /** Unix mode of the result (0o755 for an executable). */
   mode?: number;
   onProgress?: (done: number, total: number) => void;
-  /** The publisher's signature over the manifest bytes (JSON), stored right after the manifest. */
-  signature?: Uint8Array;
+  /** Signs the manifest entry's bytes (the plain manifest, or an encrypted bundle's header). */
+  sign?: (manifestEntry: Uint8Array) => Promise<Uint8Array>;
+  /** Encrypts every block and the manifest; `header` wraps the sealed manifest in the public header. */
+  encrypt?: { cipher: StoredCipher; header: (sealedManifest: Uint8Array) => Uint8Array };
 }
 
 export interface WriteBundleResult {
@@ -29,9 +32,17 @@ export interface WriteBundleResult {
 const HIGH_WATER = 8 << 20;
 
 export async function writeBundle(source: SnapshotSource, out: string, opts: WriteBundleOptions = {}): Promise<WriteBundleResult> {
-  const manifest = source.manifest;
-  const manifestBytes = serializeManifest(manifest);
-  const order = hotOrder(manifest);
+  if (opts.encrypt && source.cipher) throw new VmsfxError("VMSFX_USAGE", `${source.location} is already encrypted.`);
+  const order = hotOrder(source.manifest);
+  // An encrypted block is named by the hash of its ciphertext, so the manifest (written first)
+  // needs every new name before any block is written: seal once to learn them, again to write.
+  // Sealing is deterministic, so both passes produce the same bytes.
+  const seal = opts.encrypt ? (b: Uint8Array) => opts.encrypt!.cipher.seal(b, "block") : undefined;
+  const names = new Map<BlockHash, BlockHash>();
+  if (seal) for (const { hash, size } of order) names.set(hash, sha256(seal(await source.readStored(hash, size))));
+  const manifest = seal ? renameBlocks(source.manifest, (h) => names.get(h)!) : source.manifest;
+  const manifestBytes = opts.encrypt ? opts.encrypt.header(opts.encrypt.cipher.seal(serializeManifest(manifest), "manifest")) : serializeManifest(manifest);
+  const signatureBytes = opts.sign ? await opts.sign(manifestBytes) : undefined;
   const tmp = tempPathFor(out);
   const fileStream = createWriteStream(tmp, { flags: "wx", mode: opts.mode ?? 0o644 });
   let written = 0;
@@ -66,11 +77,13 @@ export async function writeBundle(source: SnapshotSource, out: string, opts: Wri
       return entry;
     };
     const manifestEntry = await add("manifest.json", manifestBytes);
-    const signatureEntry = opts.signature ? await add("signature", opts.signature) : undefined;
+    const signatureEntry = signatureBytes ? await add("signature", signatureBytes) : undefined;
     const blocks = new Map<BlockHash, TocEntry>();
     for (let i = 0; i < order.length; i++) {
       const { hash, size } = order[i];
-      blocks.set(hash, await add(`blocks/${hash}`, await source.readStored(hash, size)));
+      const stored = await source.readStored(hash, size);
+      const name = seal ? names.get(hash)! : hash;
+      blocks.set(name, await add(`blocks/${name}`, seal ? seal(stored) : stored));
       opts.onProgress?.(i + 1, order.length);
     }
     const toc = encodeToc({ manifest: { ...manifestEntry, sha256: sha256(manifestBytes) }, signature: signatureEntry, blocks });

@@ -2,6 +2,7 @@ import { promises as fsp } from "node:fs";
 import * as path from "node:path";
 import { VmsfxError, fromFsError } from "../errors";
 import type { BlockHash } from "./manifest";
+import { MAX_STORED_OVERHEAD } from "./block-codec";
 import type { BundleSource } from "./bundle-reader";
 import type { ResumePoint } from "./resume-point";
 import type { SnapshotSource } from "./snapshot-source";
@@ -19,6 +20,7 @@ export async function openLayeredSource(bundle: BundleSource, point: ResumePoint
   const index = point.pack?.blocks ?? {};
   return {
     manifest: point.manifest,
+    cipher: bundle.cipher,
     location: `${bundle.location} (resumed from ${stateDir})`,
     entry: (hash) => (index[hash] ? undefined : bundle.entry(hash)),
     readSpan: (offset, length) => bundle.readSpan(offset, length),
@@ -26,7 +28,7 @@ export async function openLayeredSource(bundle: BundleSource, point: ResumePoint
     async readStored(hash: BlockHash, rawLength: number) {
       const at = index[hash];
       if (!at) return bundle.readStored(hash, rawLength);
-      if (at[1] > rawLength || at[0] + at[1] > packSize) {
+      if (at[1] > rawLength + MAX_STORED_OVERHEAD || at[0] + at[1] > packSize) {
         throw new VmsfxError("VMSFX_BLOCK_HASH_MISMATCH", `${packPath}: block ${hash.slice(0, 12)}… lies outside the pack. The resume point is damaged; use --reset.`);
       }
       const buf = Buffer.allocUnsafe(at[1]);

@@ -217,3 +217,16 @@ export function allMaps(m: Manifest): BlockMap[] {
 export function blockLength(map: BlockMap, index: number): number {
   return Math.min(map.blockSize, map.size - index * map.blockSize);
 }
+
+/** The same manifest with every block renamed (e.g. to the names of their encrypted forms). */
+export function renameBlocks(m: Manifest, rename: (h: BlockHash) => BlockHash): Manifest {
+  const map = (b: BlockMap): BlockMap => ({ ...b, blocks: b.blocks.map((h) => (h ? rename(h) : null)) });
+  return {
+    ...m,
+    state: map(m.state),
+    memory: map(m.memory),
+    vgaMemory: map(m.vgaMemory),
+    disks: m.disks.map((d) => ({ ...d, map: map(d.map) })),
+    boot: m.boot && { ...m.boot, bios: map(m.boot.bios), vgaBios: map(m.boot.vgaBios), kernel: map(m.boot.kernel), initrd: m.boot.initrd && map(m.boot.initrd) },
+  };
+}

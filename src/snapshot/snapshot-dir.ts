@@ -3,6 +3,7 @@ import * as path from "node:path";
 import { VmsfxError, fromFsError } from "../errors";
 import { parseManifest, serializeManifest, type BlockHash, type Manifest } from "./manifest";
 import type { SnapshotSource } from "./snapshot-source";
+import { MAX_STORED_OVERHEAD } from "./block-codec";
 import { writeFileAtomic } from "./atomic-file";
 
 /**
@@ -46,7 +47,7 @@ export async function openSnapshotDir(dir: string): Promise<SnapshotSource> {
       try {
         const { size } = await h.stat();
         // A stored block is never larger than its raw size; refuse before allocating for it.
-        if (size > rawLength) {
+        if (size > rawLength + MAX_STORED_OVERHEAD) {
           throw new VmsfxError("VMSFX_BLOCK_HASH_MISMATCH", `${dir}: block ${hash.slice(0, 12)}… is larger than its raw size. The snapshot is corrupted; capture it again.`);
         }
         sizes.set(hash, size);

@@ -1,5 +1,5 @@
 import type { BlockHash, Manifest } from "./manifest";
-import { decodeBlock, loadZstd } from "./block-codec";
+import { decodeBlock, loadZstd, type StoredCipher } from "./block-codec";
 
 /**
  * Where verified blocks come from: a snapshot directory, a bundle file, later a remote.
@@ -10,6 +10,8 @@ export interface SnapshotSource {
   /** For messages: the file or folder this source reads. */
   readonly location: string;
   readStored(hash: BlockHash, rawLength: number): Promise<Uint8Array>;
+  /** Set for an encrypted snapshot once it is unlocked: every stored block is sealed with it. */
+  readonly cipher?: StoredCipher;
   /** Stored size of a block if known without reading it (for inspect). */
   storedSize(hash: BlockHash): number | undefined;
   close(): Promise<void>;
@@ -31,6 +33,6 @@ export class BlockReader {
   }
 
   decode(stored: Uint8Array, hash: BlockHash, rawLength: number): Uint8Array {
-    return decodeBlock(this.zstd, stored, rawLength, hash, this.source.location);
+    return decodeBlock(this.zstd, stored, rawLength, hash, this.source.location, this.source.cipher);
   }
 }
