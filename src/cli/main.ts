@@ -3,6 +3,7 @@ import { VmsfxError } from "../errors";
 import { exitQuietlyOnClosedOutput, fail } from "./report-error";
 import { captureCommand, exeCommand, packCommand } from "./publish-commands";
 import { inspectCommand, runCommand, verifyCommand } from "./read-commands";
+import { TARGET_NAMES, type TargetName } from "../packaging/node-targets";
 import { resetState } from "../launcher/reset-state";
 
 /**
@@ -51,12 +52,14 @@ export async function main(argv: string[]): Promise<number> {
         y
           .positional("snapshot", { type: "string", demandOption: true, describe: "snapshot directory made by capture" })
           .option("out", { alias: "o", type: "string", demandOption: true, describe: "bundle file to write (replaced atomically)" })
-          .option("exe", { type: "boolean", default: false, describe: "write one executable: this machine's Node runtime with the launcher, bundle appended" })
+          .option("exe", { type: "boolean", default: false, describe: "write one executable: a Node runtime with the launcher, bundle appended" })
+          .option("target", { type: "string", choices: TARGET_NAMES, describe: "platform of the executable (default: this machine's, from the running node)" })
           .option("json", { type: "boolean", default: false })
           .option("quiet", { alias: "q", type: "boolean", default: false })
           .example("$0 pack snap -o app.vmsfx", "")
-          .example("$0 pack snap --exe -o app", "an executable that resumes the guest when run"),
-      (a) => run(packCommand({ snapshot: a.snapshot, out: a.out, exe: a.exe, json: a.json, quiet: a.quiet })),
+          .example("$0 pack snap --exe -o app", "an executable that resumes the guest when run")
+          .example("$0 pack snap --exe --target win-x64 -o app.exe", "one for Windows (official Node, downloaded once and verified)"),
+      (a) => run(packCommand({ snapshot: a.snapshot, out: a.out, exe: a.exe, target: a.target as TargetName | undefined, json: a.json, quiet: a.quiet })),
     )
     .command(
       "exe <bundle>",
@@ -65,10 +68,12 @@ export async function main(argv: string[]): Promise<number> {
         y
           .positional("bundle", { type: "string", demandOption: true })
           .option("out", { alias: "o", type: "string", demandOption: true, describe: "executable to write" })
+          .option("target", { type: "string", choices: TARGET_NAMES, describe: "platform of the executable (default: this machine's, from the running node)" })
           .option("json", { type: "boolean", default: false })
           .option("quiet", { alias: "q", type: "boolean", default: false })
-          .example("$0 exe app.vmsfx -o app", ""),
-      (a) => run(exeCommand({ bundle: a.bundle, out: a.out, json: a.json, quiet: a.quiet })),
+          .example("$0 exe app.vmsfx -o app", "")
+          .example("$0 exe app.vmsfx --target linux-arm64 -o app-arm64", ""),
+      (a) => run(exeCommand({ bundle: a.bundle, out: a.out, target: a.target as TargetName | undefined, json: a.json, quiet: a.quiet })),
     )
     .command(
       "inspect <target>",

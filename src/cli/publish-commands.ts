@@ -1,4 +1,5 @@
 import { promises as fsp } from "node:fs";
+import * as path from "node:path";
 import { VmsfxError } from "../errors";
 import { loadEngineAssets } from "../engine/engine-assets";
 import { capture } from "../snapshot/capture";
@@ -6,7 +7,8 @@ import { checkRecipeFiles, loadRecipe } from "../snapshot/recipe";
 import { openSnapshotDir } from "../snapshot/snapshot-dir";
 import { writeBundle } from "../snapshot/bundle-writer";
 import { createProgress, formatBytes } from "./progress";
-import { defaultCacheDir, launcherRuntime } from "../packaging/launcher-runtime";
+import { defaultCacheDir, launcherRuntime, type LauncherRuntime } from "../packaging/launcher-runtime";
+import type { TargetName } from "../packaging/node-targets";
 import { makeExecutable } from "../packaging/make-executable";
 
 /** The publisher's commands (capture, pack); each returns the process exit code. */
@@ -45,33 +47,44 @@ export async function captureCommand(a: { recipe: string; out: string; blockSize
   }
 }
 
-async function runtimeFor(progress: ReturnType<typeof createProgress>): Promise<string> {
-  return launcherRuntime({ distDir: __dirname, cacheDir: defaultCacheDir(__dirname), onPhase: (p) => progress.note(p) });
+function runtimeFor(progress: ReturnType<typeof createProgress>, target: TargetName | undefined): Promise<LauncherRuntime> {
+  return launcherRuntime({ distDir: __dirname, cacheDir: defaultCacheDir(__dirname), target, onPhase: (p) => progress.note(p) });
 }
 
-export async function packCommand(a: { snapshot: string; out: string; exe: boolean; json: boolean; quiet: boolean }): Promise<number> {
+/** What a user on the target platform needs to know to start the file. */
+function howToRun(out: string, rt: LauncherRuntime): string {
+  const name = path.basename(out);
+  if (rt.native) return `an executable: run ./${name}`;
+  if (rt.target === "win-x64") return `a ${rt.target} executable${name.toLowerCase().endsWith(".exe") ? "" : `; Windows starts it only with an .exe name (${name}.exe)`}`;
+  // The injected blob invalidates the official binary's signature; we cannot sign here.
+  if (rt.target === "darwin-x64") return `a ${rt.target} executable; unsigned: see the README (Targets) before running it on a Mac`;
+  return `a ${rt.target} executable`;
+}
+
+export async function packCommand(a: { snapshot: string; out: string; exe: boolean; target?: TargetName; json: boolean; quiet: boolean }): Promise<number> {
+  if (a.target && !a.exe) throw new VmsfxError("VMSFX_USAGE", "--target only applies to executables: add --exe (or use `vmsfx exe <bundle> --target ...` on a packed bundle).");
   const st = await fsp.stat(a.snapshot).catch(() => undefined);
   if (!st?.isDirectory()) throw new VmsfxError("VMSFX_FILE_NOT_FOUND", `${a.snapshot}: not a snapshot directory. Make one with \`vmsfx capture <recipe> -o <dir>\`.`);
   const source = await openSnapshotDir(a.snapshot);
   const progress = createProgress("pack", a.quiet || a.json);
   try {
-    const prefixFile = a.exe ? await runtimeFor(progress) : undefined;
-    const r = await writeBundle(source, a.out, { prefixFile, mode: a.exe ? 0o755 : 0o644, onProgress: (d, t) => progress.update(d, t) });
+    const rt = a.exe ? await runtimeFor(progress, a.target) : undefined;
+    const r = await writeBundle(source, a.out, { prefixFile: rt?.path, mode: a.exe ? 0o755 : 0o644, onProgress: (d, t) => progress.update(d, t) });
     progress.done();
-    if (a.json) out(JSON.stringify({ out: a.out, bytes: r.bytes, blocks: r.blocks }));
-    else if (!a.quiet) out(`packed ${a.out}: ${formatBytes(r.bytes)}, ${r.blocks} blocks${a.exe ? ` (an executable: run ./${a.out.split("/").pop()})` : ""}`);
+    if (a.json) out(JSON.stringify({ out: a.out, bytes: r.bytes, blocks: r.blocks, ...(rt && { target: rt.target }) }));
+    else if (!a.quiet) out(`packed ${a.out}: ${formatBytes(r.bytes)}, ${r.blocks} blocks${rt ? ` (${howToRun(a.out, rt)})` : ""}`);
     return 0;
   } finally {
     await source.close();
   }
 }
 
-export async function exeCommand(a: { bundle: string; out: string; json: boolean; quiet: boolean }): Promise<number> {
+export async function exeCommand(a: { bundle: string; out: string; target?: TargetName; json: boolean; quiet: boolean }): Promise<number> {
   const progress = createProgress("exe", a.quiet || a.json);
-  const r = await makeExecutable(await runtimeFor(progress), a.bundle, a.out);
+  const rt = await runtimeFor(progress, a.target);
+  const r = await makeExecutable(rt.path, a.bundle, a.out);
   progress.done();
-  if (a.json) out(JSON.stringify({ out: a.out, ...r }));
-  else if (!a.quiet) out(`wrote ${a.out}: ${formatBytes(r.bytes)} (runtime ${formatBytes(r.runtimeBytes)}, bundle ${formatBytes(r.bytes - r.runtimeBytes)})`);
+  if (a.json) out(JSON.stringify({ out: a.out, target: rt.target, ...r }));
+  else if (!a.quiet) out(`wrote ${a.out}: ${formatBytes(r.bytes)} (runtime ${formatBytes(r.runtimeBytes)}, bundle ${formatBytes(r.bytes - r.runtimeBytes)}), ${howToRun(a.out, rt)}`);
   return 0;
 }
-

@@ -6,18 +6,27 @@ import * as path from "node:path";
 import { promisify } from "node:util";
 import { VmsfxError, fromFsError } from "../errors";
 import { SEA_ASSET_WASM, SEA_ASSET_WORKER } from "../launcher/sea-assets";
+import { PINNED_NODE_VERSION, TARGET_FORMAT, TARGET_NAMES, hostTarget, officialNodeBinary, type BinaryFormat, type TargetName } from "./node-targets";
 
 /**
  * The launcher runtime: a Node binary with our launcher injected as a single-executable-
  * application blob (Node's SEA + postject). A bundle appended to it makes an app. Building one
- * takes a few seconds, so it is cached by the hash of everything that goes into it.
+ * takes a few seconds, so it is cached by the hash of everything that goes into it. For this
+ * machine's own platform the runtime is the running node; for other targets (node-targets.ts) it
+ * is the official Node of the pinned version, downloaded and verified once.
+ *
+ * Signatures: the official darwin and Windows binaries are signed, and injecting the blob
+ * invalidates that. postject drops the Mach-O's LC_CODE_SIGNATURE itself, and we clear the PE's
+ * stale certificate entry, so both runtimes are plainly unsigned. We cannot sign here: a macOS
+ * user has to re-sign (`codesign --sign -`) on a Mac; the README's Targets paragraph says what
+ * that takes with the bundle appended.
  */
 
 const run = promisify(execFile);
 const SEA_FUSE = "NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2";
 
-async function hashFiles(files: string[]): Promise<string> {
-  const h = createHash("sha256");
+async function hashFiles(files: string[], recipe: string): Promise<string> {
+  const h = createHash("sha256").update(recipe);
   for (const f of files) {
     await new Promise<void>((resolve, reject) =>
       createReadStream(f)
@@ -33,18 +42,36 @@ export interface RuntimeOptions {
   /** dist/ of this vmsfx build: launcher.cjs, engine-worker.cjs, v86.wasm. */
   distDir: string;
   cacheDir: string;
-  /** The Node binary to build from; the running one by default (target linux-x64 here). */
-  nodeBinary?: string;
+  /** The platform to build for; by default this machine's, from the running node. */
+  target?: TargetName;
   onPhase?: (phase: string) => void;
+}
+
+export interface LauncherRuntime {
+  path: string;
+  target: TargetName;
+  /** True when built from the running node: V8 code cache and strip are only safe then. */
+  native: boolean;
 }
 
 export function defaultCacheDir(distDir: string): string {
   return process.env.VMSFX_CACHE_DIR ?? path.join(distDir, "..", ".cache", "runtime");
 }
 
-/** Returns the path of a cached launcher runtime for this build, building it if needed. */
-export async function launcherRuntime(opts: RuntimeOptions): Promise<string> {
-  const nodeBinary = opts.nodeBinary ?? process.execPath;
+/** Returns a cached launcher runtime for this build and target, building it if needed. */
+export async function launcherRuntime(opts: RuntimeOptions): Promise<LauncherRuntime> {
+  const host = hostTarget();
+  const target = opts.target ?? host;
+  if (!target) {
+    throw new VmsfxError("VMSFX_USAGE", `this machine (${process.platform}-${process.arch}) is not a target vmsfx can build for; name one with --target (${TARGET_NAMES.join(", ")}).`);
+  }
+  const native = target === host;
+  if (!native && process.version !== `v${PINNED_NODE_VERSION}`) {
+    // The SEA blob layout belongs to one Node version; a blob from another one would be
+    // rejected (or misread) by the downloaded runtime when the app starts.
+    throw new VmsfxError("VMSFX_USAGE", `--target ${target} needs vmsfx to run on Node ${PINNED_NODE_VERSION}, the version of the official runtime it uses; this is Node ${process.version}. Run vmsfx with Node ${PINNED_NODE_VERSION}.`);
+  }
+  const format = TARGET_FORMAT[target];
   const inputs = {
     launcher: path.join(opts.distDir, "launcher.cjs"),
     worker: path.join(opts.distDir, SEA_ASSET_WORKER),
@@ -55,11 +82,20 @@ export async function launcherRuntime(opts: RuntimeOptions): Promise<string> {
       throw new VmsfxError("VMSFX_FILE_NOT_FOUND", `${f} is missing: the vmsfx build is incomplete. Run \`npm run build\`.`);
     });
   }
-  const key = await hashFiles([nodeBinary, inputs.launcher, inputs.worker, inputs.wasm]);
-  const target = path.join(opts.cacheDir, `launcher-${process.platform}-${process.arch}-${key}`);
-  if (await fsp.stat(target).then((s) => s.isFile(), () => false)) return target;
+  const nodeBinary = native ? process.execPath : await officialNodeBinary(target, opts.cacheDir, opts.onPhase);
+  // V8's code cache skips compiling the launcher at every start, but it is only valid on the
+  // platform and Node build that made it: Node's docs require it off for cross-platform blobs.
+  const useCodeCache = native;
+  // Debug symbols are a fifth of the binary and nothing at run time needs them; the host strip
+  // only understands the host's own format, and stripping a signed Mach-O or a PE is not ours to do.
+  const strip = native && format === "elf";
+  // `steps` names this build procedure: bump it when the steps below change what they produce.
+  const recipe = JSON.stringify({ target, useCodeCache, strip, steps: 2 });
+  const key = await hashFiles([nodeBinary, inputs.launcher, inputs.worker, inputs.wasm], recipe);
+  const cached = path.join(opts.cacheDir, `launcher-${target}-${key}${format === "pe" ? ".exe" : ""}`);
+  if (await fsp.stat(cached).then((s) => s.isFile(), () => false)) return { path: cached, target, native };
 
-  opts.onPhase?.("building the launcher runtime");
+  opts.onPhase?.(`building the launcher runtime (${target})`);
   await fsp.mkdir(opts.cacheDir, { recursive: true }).catch((e) => Promise.reject(fromFsError(e, opts.cacheDir, "creating the cache")));
   const work = await fsp.mkdtemp(path.join(os.tmpdir(), "vmsfx-runtime-"));
   try {
@@ -68,32 +104,65 @@ export async function launcherRuntime(opts: RuntimeOptions): Promise<string> {
       main: inputs.launcher,
       output: blob,
       disableExperimentalSEAWarning: true,
-      // V8's code cache skips compiling the launcher at every start; it ties the blob to this
-      // exact Node build, which the runtime is made from anyway.
-      useCodeCache: true,
+      useCodeCache,
       assets: { [SEA_ASSET_WASM]: inputs.wasm, [SEA_ASSET_WORKER]: inputs.worker },
     };
     const configPath = path.join(work, "sea-config.json");
     await fsp.writeFile(configPath, JSON.stringify(config));
-    await run(nodeBinary, ["--experimental-sea-config", configPath], { cwd: work });
+    // The running node always makes the blob: for other targets it is the same version (checked
+    // above) and the blob without code cache is platform-independent.
+    await run(process.execPath, ["--experimental-sea-config", configPath], { cwd: work });
     const exe = path.join(work, "runtime");
     await fsp.copyFile(nodeBinary, exe);
     await fsp.chmod(exe, 0o755);
-    // Debug symbols are a fifth of the binary and nothing at run time needs them.
-    await run("strip", ["--strip-all", exe]).catch(() => undefined);
-    // postject's own CLI, in a child process: its ELF library prints harmless warnings about
-    // the stripped section names, which only matter (and are shown) if the injection fails.
-    const postject = require.resolve("postject/dist/cli.js");
-    await run(process.execPath, [postject, exe, "NODE_SEA_BLOB", blob, "--sentinel-fuse", SEA_FUSE]);
-    const tmpTarget = `${target}.${process.pid}.tmp`;
+    if (strip) await run("strip", ["--strip-all", exe]).catch(() => undefined);
+    await inject(exe, blob, format);
+    if (format === "pe") await dropStalePeSignature(exe);
+    const tmpTarget = `${cached}.${process.pid}.tmp`;
     await fsp.copyFile(exe, tmpTarget);
     await fsp.chmod(tmpTarget, 0o755);
-    await fsp.rename(tmpTarget, target);
-    return target;
+    await fsp.rename(tmpTarget, cached);
+    return { path: cached, target, native };
   } catch (e) {
     if (e instanceof VmsfxError) throw e;
-    throw new VmsfxError("VMSFX_IO", `could not build the launcher runtime: ${(e as Error).message.split("\n")[0]}`, { cause: e });
+    throw new VmsfxError("VMSFX_IO", `could not build the launcher runtime for ${target}: ${(e as Error).message.split("\n")[0]}`, { cause: e });
   } finally {
     await fsp.rm(work, { recursive: true, force: true });
+  }
+}
+
+/**
+ * postject's own CLI, in a child process: its ELF library prints harmless warnings about the
+ * stripped section names, which only matter (and are shown) if the injection fails. ELF gets a
+ * note and PE an RT_RCDATA resource named NODE_SEA_BLOB; on Mach-O, Node looks the blob up as
+ * section __NODE_SEA_BLOB of segment NODE_SEA, so the segment must be named.
+ */
+async function inject(exe: string, blob: string, format: BinaryFormat): Promise<void> {
+  const postject = require.resolve("postject/dist/cli.js");
+  const args = [postject, exe, "NODE_SEA_BLOB", blob, "--sentinel-fuse", SEA_FUSE];
+  if (format === "macho") args.push("--macho-segment-name", "NODE_SEA");
+  await run(process.execPath, args, { maxBuffer: 64 << 20 });
+}
+
+/**
+ * The official node.exe is Authenticode-signed. postject rebuilds the PE and puts the new .rsrc
+ * where the certificate table was, but leaves the security directory pointing there, so a
+ * signature check would read part of our blob as a certificate. Clearing that directory entry
+ * (what `signtool remove` does) leaves a plainly unsigned program; the loader never reads it.
+ */
+async function dropStalePeSignature(exe: string): Promise<void> {
+  const h = await fsp.open(exe, "r+");
+  try {
+    const head = Buffer.alloc(4096);
+    await h.read(head, 0, head.length, 0);
+    const pe = head.readUInt32LE(0x3c);
+    if (pe > head.length - 256 || head.readUInt32LE(pe) !== 0x00004550) throw new Error("postject did not leave a PE file");
+    const optional = pe + 24;
+    const dataDirs = optional + (head.readUInt16LE(optional) === 0x20b ? 112 : 96); // PE32+ : PE32
+    const SECURITY = 4;
+    if (head.readUInt32LE(dataDirs - 4) <= SECURITY) return; // NumberOfRvaAndSizes: no such entry
+    await h.write(Buffer.alloc(8), 0, 8, dataDirs + SECURITY * 8);
+  } finally {
+    await h.close();
   }
 }

@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# A linux-arm64 userland for running vmsfx's linux-arm64 executables on an x86-64 Debian host
+# under qemu-user (the Targets test does this):
+#
+#   sysroot=$(bash build-scripts/arm64-sysroot.sh)
+#   qemu-aarch64 -L "$sysroot" ./app
+#
+# Installs qemu-user (which has qemu-aarch64) if it is missing, adds arm64 as a dpkg foreign
+# architecture, downloads the three libraries an official Node binary links against (libc6,
+# libgcc-s1, libstdc++6 for arm64) into .cache/debs-arm64/ and unpacks them with dpkg-deb -x into
+# .cache/arm64-sysroot/. Nothing for arm64 is installed on the host. Once the sysroot is there
+# this script touches neither apt nor the network: a second run downloads nothing.
+# Prints the sysroot's absolute path on stdout; progress goes to stderr.
+set -euo pipefail
+
+log() { printf 'arm64-sysroot: %s\n' "$*" >&2; }
+die() { printf 'arm64-sysroot: error: %s\n' "$*" >&2; exit 1; }
+
+REPO_ROOT=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)
+cd "$REPO_ROOT"
+DEB_DIR=.cache/debs-arm64
+SYSROOT=.cache/arm64-sysroot
+PACKAGES=(libc6:arm64 libgcc-s1:arm64 libstdc++6:arm64)
+STAMP=$SYSROOT/.packages
+
+as_root() { if [[ $EUID -eq 0 ]]; then "$@"; else sudo "$@"; fi; }
+apt_updated=0
+apt_update_once() {
+	((apt_updated)) && return 0
+	log "running apt-get update"
+	# A mirror mid-sync fails one index now and then; the ones we need may still be fine, and
+	# apt-get download below says clearly if they are not.
+	as_root apt-get update -qq >&2 || log "apt-get update reported errors; going on with the lists it has"
+	apt_updated=1
+}
+
+mkdir -p .cache
+# Two test runs at once would race on the final rename; serialise them.
+if command -v flock >/dev/null; then
+	exec 9>".cache/.arm64-sysroot.lock"
+	flock 9
+fi
+
+if ! command -v qemu-aarch64 >/dev/null; then
+	command -v apt-get >/dev/null || die "qemu-aarch64 is missing and this is not a Debian-based host: install qemu-user"
+	log "installing qemu-user (for qemu-aarch64)"
+	if ! as_root apt-get install -y -qq --no-install-recommends qemu-user >&2; then
+		apt_update_once
+		as_root apt-get install -y -qq --no-install-recommends qemu-user >&2 || die "could not install qemu-user"
+	fi
+	command -v qemu-aarch64 >/dev/null || die "qemu-aarch64 is still missing after installing qemu-user"
+fi
+
+# Up to date when every cached .deb is the one the sysroot was unpacked from.
+debs() { compgen -G "$DEB_DIR/*_arm64.deb" | LC_ALL=C sort || true; }
+if [[ -f $STAMP && -f $SYSROOT/lib/ld-linux-aarch64.so.1 && $(<"$STAMP") == "$(debs | xargs -r -n1 basename)" && -n $(debs) ]]; then
+	printf '%s\n' "$REPO_ROOT/$SYSROOT"
+	exit 0
+fi
+
+count=$(debs | wc -l)
+if ((count < ${#PACKAGES[@]})); then
+	command -v apt-get >/dev/null || die "apt-get not found: place the arm64 .debs of ${PACKAGES[*]} in $DEB_DIR/ beforehand"
+	if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+		log "enabling the arm64 architecture in dpkg (dpkg --add-architecture arm64)"
+		as_root dpkg --add-architecture arm64
+		apt_update_once
+	fi
+	apt-cache show libc6:arm64 >/dev/null 2>&1 || apt_update_once
+	rm -f "$DEB_DIR"/*_arm64.deb
+	mkdir -p "$DEB_DIR"
+	tmp=$(mktemp -d "$DEB_DIR/.download.XXXXXX")
+	# As root, apt drops to the _apt user, which cannot write to our folder.
+	opts=(-q)
+	[[ $EUID -eq 0 ]] && opts+=(-o APT::Sandbox::User=root)
+	log "downloading: ${PACKAGES[*]}"
+	if ! (cd "$tmp" && apt-get download "${opts[@]}" "${PACKAGES[@]}" >&2); then
+		# Stale package lists point at files the mirror no longer has.
+		apt_update_once
+		(cd "$tmp" && apt-get download "${opts[@]}" "${PACKAGES[@]}" >&2) || { rm -rf "$tmp"; die "apt-get download ${PACKAGES[*]} failed"; }
+	fi
+	mv "$tmp"/*.deb "$DEB_DIR"/
+	rmdir "$tmp"
+fi
+
+log "unpacking $(debs | wc -l) packages into $SYSROOT"
+work=$(mktemp -d .cache/.arm64-sysroot.XXXXXX)
+while read -r deb; do dpkg-deb -x "$deb" "$work"; done < <(debs)
+[[ -e $work/lib/ld-linux-aarch64.so.1 ]] || { rm -rf "$work"; die "the unpacked packages have no lib/ld-linux-aarch64.so.1"; }
+debs | xargs -r -n1 basename >"$work/.packages"
+rm -rf "$SYSROOT"
+mv "$work" "$SYSROOT"
+printf '%s\n' "$REPO_ROOT/$SYSROOT"
