@@ -104,10 +104,10 @@ async function main() {
   rmSync(`${app}.vmsfx-state`, { recursive: true, force: true });
 
   let qemu;
-  if (existsSync(path.join(root, "bench/qemu-baseline.mjs"))) {
+  if (existsSync(path.join(root, "bench/qemu-peer.mjs"))) {
     log("QEMU peer (TCG)");
     try {
-      qemu = JSON.parse(execFileSync(process.execPath, ["bench/qemu-baseline.mjs", "--runs", String(Math.min(RUNS, 5))], { cwd: root, stdio: ["ignore", "pipe", "inherit"] }).toString().trim().split("\n").pop());
+      qemu = JSON.parse(execFileSync(process.execPath, ["bench/qemu-peer.mjs", "--runs", String(Math.min(RUNS, 5))], { cwd: root, stdio: ["ignore", "pipe", "inherit"] }).toString().trim().split("\n").pop());
     } catch (e) {
       log(`QEMU peer failed: ${e.message}`);
     }
