@@ -25,6 +25,7 @@ const post = (m: WorkerToHost, transfer: Transferable[] = []) => port.postMessag
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 let emulator: any;
+let loaded = false;
 let disks: DiskProxies;
 let exited = false;
 
@@ -103,6 +104,8 @@ async function create(module: WebAssembly.Module, machine: MachineSpec, boot?: B
   mark("createReceived");
   emulator = new V86(options as never);
   await new Promise<void>((resolve) => emulator.add_listener("emulator-loaded", () => resolve()));
+  // Only now does emulator.v86 exist: blocks and presence maps that arrived earlier were held.
+  loaded = true;
   mark("v86Loaded");
   emulator.add_listener("serial0-output-byte", onSerialByte);
   // Without ACPI, Linux powers off by halting with interrupts disabled; v86 reports exactly that.
@@ -134,7 +137,7 @@ const earlyImages: ImageBlocks[] = [];
 // a suspend can tell which blocks the guest changed and save only those.
 const baseline: Record<"ram" | "vga", Map<number, Uint8Array>> = { ram: new Map(), vga: new Map() };
 function applyImage(image: ImageBlocks): void {
-  if (!emulator) {
+  if (!loaded) {
     earlyImages.push(image);
     return;
   }
@@ -148,7 +151,7 @@ function applyImage(image: ImageBlocks): void {
 // is still decoding, so it costs the resume nothing.
 let presence: { ram: ImagePresence; vga: ImagePresence } | undefined;
 function clearAbsent(): void {
-  if (!emulator || !presence) return;
+  if (!loaded || !presence) return;
   const cpu = emulator.v86.cpu;
   const svga = svgaMemoryView(cpu);
   zeroAbsent(svga, presence.vga, viewIsZero(svga), FRESH_DIRTY_LIMIT);

@@ -9,7 +9,7 @@ import type { BlockHash } from "./manifest";
  *
  *   footer (FOOTER_SIZE bytes, little-endian)
  *     0  8  magic "VMSFXFTR"
- *     8  4  format version (1)
+ *     8  4  format version (2)
  *    12  4  flags (0)
  *    16  8  bundle length: bytes from the bundle's first tar header to the end of the file
  *    24  8  TOC offset (from bundle start)
@@ -24,7 +24,8 @@ import type { BlockHash } from "./manifest";
  *   entry: 32 raw SHA-256 of the block, 8 offset, 4 stored length
  */
 
-export const FORMAT_VERSION = 1;
+/** 2: the TOC gained the signature entry. */
+export const FORMAT_VERSION = 2;
 export const FOOTER_SIZE = 96;
 export const TAR_BLOCK = 512;
 export const TAR_END = 1024;
