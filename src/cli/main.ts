@@ -24,7 +24,7 @@ export async function main(argv: string[]): Promise<number> {
     code = await p;
   };
   const blockSizeCheck = (n: number) => {
-    if (n < 4096 || n > 256 << 10 || (n & (n - 1)) !== 0) throw new VmsfxError("VMSFX_USAGE", `--block-size must be a power of two from 4K to 256K (got ${n}).`);
+    if (n < 4096 || n > 256 << 10 || (n & (n - 1)) !== 0) throw new VmsfxError("VMSFX_USAGE", `--block sizes must be powers of two from 4K to 256K (got ${n}).`);
     return n;
   };
   await yargs(argv)
@@ -37,13 +37,14 @@ export async function main(argv: string[]): Promise<number> {
         y
           .positional("recipe", { type: "string", demandOption: true, describe: "guest recipe, e.g. samples/shell/vm.json" })
           .option("out", { alias: "o", type: "string", demandOption: true, describe: "snapshot directory to create (must not exist or be empty)" })
-          .option("block-size", { type: "string", default: "64K", describe: "block size for memory and disks" })
-          .option("level", { type: "number", default: 12, describe: "zstd level per block (1-19)" })
+          .option("block-size", { type: "string", default: "256K", describe: "block size for RAM, VGA memory and device state (4K-256K)" })
+          .option("disk-block-size", { type: "string", default: "64K", describe: "block size for disks and boot files (4K-256K)" })
+          .option("level", { type: "number", default: 19, describe: "zstd level per block (1-19); lower captures faster, resume speed barely changes" })
           .option("verbose", { alias: "v", type: "boolean", default: false, describe: "show the guest console while it boots" })
           .option("json", { type: "boolean", default: false, describe: "print the result as JSON" })
           .option("quiet", { alias: "q", type: "boolean", default: false })
           .example("$0 capture samples/shell/vm.json -o snap", ""),
-      (a) => run(captureCommand({ recipe: a.recipe, out: a.out, blockSize: blockSizeCheck(parseSize(a.blockSize)), level: Math.min(19, Math.max(1, a.level)), verbose: a.verbose, json: a.json, quiet: a.quiet })),
+      (a) => run(captureCommand({ recipe: a.recipe, out: a.out, blockSize: blockSizeCheck(parseSize(a.blockSize)), diskBlockSize: blockSizeCheck(parseSize(a["disk-block-size"])), level: Math.min(19, Math.max(1, a.level)), verbose: a.verbose, json: a.json, quiet: a.quiet })),
     )
     .command(
       "pack <snapshot>",

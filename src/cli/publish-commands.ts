@@ -15,7 +15,7 @@ import { makeExecutable } from "../packaging/make-executable";
 
 const out = (s: string) => process.stdout.write(s + "\n");
 
-export async function captureCommand(a: { recipe: string; out: string; blockSize: number; level: number; verbose: boolean; json: boolean; quiet: boolean }): Promise<number> {
+export async function captureCommand(a: { recipe: string; out: string; blockSize: number; diskBlockSize: number; level: number; verbose: boolean; json: boolean; quiet: boolean }): Promise<number> {
   const recipe = await loadRecipe(a.recipe);
   await checkRecipeFiles(recipe);
   const assets = await loadEngineAssets();
@@ -26,6 +26,7 @@ export async function captureCommand(a: { recipe: string; out: string; blockSize
     const r = await capture(recipe, assets, {
       out: a.out,
       blockSize: a.blockSize,
+      diskBlockSize: a.diskBlockSize,
       level: a.level,
       echo: a.verbose ? (b) => process.stderr.write(b) : undefined,
       onPhase: (p) => {

@@ -19,7 +19,10 @@ import type { Recipe } from "./recipe";
 
 export interface CaptureOptions {
   out: string;
+  /** Block size of RAM, VGA memory and the device state: these load in full at resume, so big blocks compress best. */
   blockSize: number;
+  /** Block size of disks and boot files: the guest reads them piecemeal, so smaller blocks read less. */
+  diskBlockSize: number;
   level: number;
   /** Guest console echoed here while booting (the CLI passes stderr with --verbose). */
   echo?: (bytes: Uint8Array) => void;
@@ -51,9 +54,9 @@ export async function capture(recipe: Recipe, assets: EngineAssets, opts: Captur
     const disks: Partial<Record<"hda" | "hdb", OverlayDisk>> = {};
     recipe.disks.forEach((d, i) => {
       const src = diskFiles[i];
-      disks[d.slot] = new OverlayDisk(src.size, opts.blockSize, (index) => {
-        const offset = index * opts.blockSize;
-        return src.read(offset, Math.min(opts.blockSize, src.size - offset));
+      disks[d.slot] = new OverlayDisk(src.size, opts.diskBlockSize, (index) => {
+        const offset = index * opts.diskBlockSize;
+        return src.read(offset, Math.min(opts.diskBlockSize, src.size - offset));
       });
     });
     const machine: MachineSpec = {
@@ -116,10 +119,10 @@ export async function capture(recipe: Recipe, assets: EngineAssets, opts: Captur
       const dev = disks[d.slot]!;
       // The disk as the guest left it: the image plus the writes made while booting (ext4's
       // mount, journal replay), so the captured page cache and the captured disk agree.
-      diskEntries.push({ slot: d.slot, map: await store.putImage((o, l) => dev.read(o, l), dev.size, opts.blockSize, progress) });
+      diskEntries.push({ slot: d.slot, map: await store.putImage((o, l) => dev.read(o, l), dev.size, opts.diskBlockSize, progress) });
       base += dev.size;
     }
-    const bootMap = (bytes: Uint8Array): Promise<BlockMap> => store.putImage(bufferSource(bytes), bytes.byteLength, opts.blockSize);
+    const bootMap = (bytes: Uint8Array): Promise<BlockMap> => store.putImage(bufferSource(bytes), bytes.byteLength, opts.diskBlockSize);
     const manifest: Manifest = {
       format: MANIFEST_FORMAT,
       version: MANIFEST_VERSION,
