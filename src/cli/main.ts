@@ -2,6 +2,7 @@ import yargs from "yargs";
 import { VmsfxError } from "../errors";
 import { exitQuietlyOnClosedOutput, fail } from "./report-error";
 import { captureCommand, exeCommand, packCommand } from "./publish-commands";
+import { fingerprintCommand, keygenCommand } from "./key-commands";
 import { inspectCommand, runCommand, verifyCommand } from "./read-commands";
 import { TARGET_NAMES, type TargetName } from "../packaging/node-targets";
 import { resetState } from "../launcher/reset-state";
@@ -55,12 +56,33 @@ export async function main(argv: string[]): Promise<number> {
           .option("out", { alias: "o", type: "string", demandOption: true, describe: "bundle file to write (replaced atomically)" })
           .option("exe", { type: "boolean", default: false, describe: "write one executable: a Node runtime with the launcher, bundle appended" })
           .option("target", { type: "string", choices: TARGET_NAMES, describe: "platform of the executable (default: this machine's, from the running node)" })
+          .option("sign", { type: "string", describe: "sign with this private key (vmsfx keygen)" })
+          .option("policy", { type: "string", describe: "usage restrictions (JSON, see samples/policies/); needs --sign" })
+          .option("encrypt", { type: "boolean", default: false, describe: "encrypt every block (passphrase asked on the terminal, or --passphrase-file / --key-file)" })
+          .option("passphrase-file", { type: "string", describe: "with --encrypt: read the passphrase from this file's first line" })
+          .option("key-file", { type: "string", describe: "with --encrypt: use this file (32+ random bytes) as the key" })
           .option("json", { type: "boolean", default: false })
           .option("quiet", { alias: "q", type: "boolean", default: false })
           .example("$0 pack snap -o app.vmsfx", "")
+          .example("$0 pack snap --exe --sign publisher.key --policy samples/policies/trial-30-days.json -o trial", "a signed 30-day trial")
           .example("$0 pack snap --exe -o app", "an executable that resumes the guest when run")
           .example("$0 pack snap --exe --target win-x64 -o app.exe", "one for Windows (official Node, downloaded once and verified)"),
-      (a) => run(packCommand({ snapshot: a.snapshot, out: a.out, exe: a.exe, target: a.target as TargetName | undefined, json: a.json, quiet: a.quiet })),
+      (a) =>
+        run(
+          packCommand({
+            snapshot: a.snapshot,
+            out: a.out,
+            exe: a.exe,
+            target: a.target as TargetName | undefined,
+            sign: a.sign,
+            policy: a.policy,
+            encrypt: a.encrypt,
+            passphraseFile: a["passphrase-file"],
+            keyFile: a["key-file"],
+            json: a.json,
+            quiet: a.quiet,
+          }),
+        ),
     )
     .command(
       "exe <bundle>",
@@ -79,8 +101,15 @@ export async function main(argv: string[]): Promise<number> {
     .command(
       "inspect <target>",
       "Show what a bundle or snapshot directory holds",
-      (y) => y.positional("target", { type: "string", demandOption: true }).option("json", { type: "boolean", default: false }).example("$0 inspect app.vmsfx --json", ""),
-      (a) => run(inspectCommand({ target: a.target, json: a.json })),
+      (y) =>
+        y
+          .positional("target", { type: "string", demandOption: true })
+          .option("json", { type: "boolean", default: false })
+          .option("passphrase-file", { type: "string", describe: "an encrypted bundle's passphrase, from this file's first line (else asked on the terminal)" })
+          .option("key-file", { type: "string", describe: "an encrypted bundle's key file" })
+          .option("require-signer", { type: "string", describe: "refuse the bundle unless signed by this publisher key (base64, or a .pub file)" })
+          .example("$0 inspect app.vmsfx --json", ""),
+      (a) => run(inspectCommand({ target: a.target, json: a.json, passphraseFile: a["passphrase-file"], keyFile: a["key-file"] })),
     )
     .command(
       "verify <target>",
@@ -90,8 +119,11 @@ export async function main(argv: string[]): Promise<number> {
           .positional("target", { type: "string", demandOption: true })
           .option("state-dir", { type: "string", describe: "also verify the resume point kept here (default: next to the bundle, when there is one)" })
           .option("json", { type: "boolean", default: false })
-          .option("quiet", { alias: "q", type: "boolean", default: false }),
-      (a) => run(verifyCommand({ target: a.target, json: a.json, quiet: a.quiet, stateDir: a["state-dir"] })),
+          .option("quiet", { alias: "q", type: "boolean", default: false })
+          .option("passphrase-file", { type: "string", describe: "an encrypted bundle's passphrase, from this file's first line (else asked on the terminal)" })
+          .option("key-file", { type: "string", describe: "an encrypted bundle's key file" })
+          .option("require-signer", { type: "string", describe: "refuse the bundle unless signed by this publisher key (base64, or a .pub file)" }),
+      (a) => run(verifyCommand({ target: a.target, json: a.json, quiet: a.quiet, stateDir: a["state-dir"], passphraseFile: a["passphrase-file"], keyFile: a["key-file"], requireSigner: a["require-signer"] })),
     )
     .command(
       "run <bundle>",
@@ -103,9 +135,24 @@ export async function main(argv: string[]): Promise<number> {
           .option("state-dir", { type: "string", describe: "where your changes are kept (default: <bundle>.vmsfx-state next to it)" })
           .option("reset", { type: "boolean", default: false, describe: "discard the saved changes (asks first on a terminal) and exit" })
           .option("timings", { type: "boolean", default: false, describe: "print a JSON line of resume timings to stderr" })
+          .option("passphrase-file", { type: "string", describe: "an encrypted bundle's passphrase, from this file's first line (else asked on the terminal)" })
+          .option("key-file", { type: "string", describe: "an encrypted bundle's key file" })
+          .option("require-signer", { type: "string", describe: "refuse the bundle unless signed by this publisher key (base64, or a .pub file)" })
           .epilogue("On a terminal, Ctrl-] then q suspends the guest; the next run continues where it stopped (--fresh or --reset to start over). With piped input the guest runs until it powers off.")
           .example("printf 'cat /mnt/hello.txt\\npoweroff\\n' | $0 run app.vmsfx", ""),
-      (a) => run(a.reset ? resetState(a.bundle, a["state-dir"]) : runCommand({ bundle: a.bundle, fresh: a.fresh, stateDir: a["state-dir"], timings: a.timings })),
+      (a) => run(a.reset ? resetState(a.bundle, a["state-dir"]) : runCommand({ bundle: a.bundle, fresh: a.fresh, stateDir: a["state-dir"], timings: a.timings, passphraseFile: a["passphrase-file"], keyFile: a["key-file"], requireSigner: a["require-signer"] })),
+    )
+    .command(
+      "keygen",
+      "Make an Ed25519 key pair for signing bundles",
+      (y) => y.option("out", { alias: "o", type: "string", demandOption: true, describe: "private key file (the public key goes to <file>.pub)" }).example("$0 keygen -o publisher.key", ""),
+      (a) => run(keygenCommand({ out: a.out })),
+    )
+    .command(
+      "fingerprint",
+      "Print this machine's fingerprint (for a policy's \"machines\" list)",
+      (y) => y,
+      () => run(fingerprintCommand()),
     )
     .demandCommand(1, "Name a command; see --help.")
     .strict()

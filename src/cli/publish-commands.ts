@@ -1,12 +1,17 @@
 import { promises as fsp } from "node:fs";
 import * as path from "node:path";
-import { VmsfxError } from "../errors";
+import { VmsfxError, fromFsError } from "../errors";
 import { loadEngineAssets } from "../engine/engine-assets";
 import { capture } from "../snapshot/capture";
 import { checkRecipeFiles, loadRecipe } from "../snapshot/recipe";
 import { openSnapshotDir } from "../snapshot/snapshot-dir";
 import { writeBundle } from "../snapshot/bundle-writer";
 import { createProgress, formatBytes } from "./progress";
+import { validatePolicy, type Policy } from "../policy/policy";
+import { signManifest } from "../policy/signature";
+import { BlockCipher } from "../policy/encryption";
+import { secretFrom } from "../policy/secret-input";
+import type { WriteBundleOptions } from "../snapshot/bundle-writer";
 import { defaultCacheDir, launcherRuntime, type LauncherRuntime } from "../packaging/launcher-runtime";
 import type { TargetName } from "../packaging/node-targets";
 import { makeExecutable } from "../packaging/make-executable";
@@ -62,21 +67,64 @@ function howToRun(out: string, rt: LauncherRuntime): string {
   return `a ${rt.target} executable`;
 }
 
-export async function packCommand(a: { snapshot: string; out: string; exe: boolean; target?: TargetName; json: boolean; quiet: boolean }): Promise<number> {
+export interface RestrictOptions {
+  /** Publisher's private key: the bundle is signed. */
+  sign?: string;
+  /** A policy JSON file (samples/policies/): usage restrictions, enforced before the guest runs. */
+  policy?: string;
+  encrypt?: boolean;
+  passphraseFile?: string;
+  keyFile?: string;
+}
+
+/** What pack adds for a restricted snapshot: policy into the manifest, signature, encryption. */
+async function restrictions(a: RestrictOptions, manifestName: string): Promise<{ policy?: Policy; options: Pick<WriteBundleOptions, "sign" | "encrypt"> }> {
+  let policy: Policy | undefined;
+  if (a.policy) {
+    const text = await fsp.readFile(a.policy, "utf8").catch((e) => Promise.reject(fromFsError(e, a.policy!, "reading the policy")));
+    let raw: unknown;
+    try {
+      raw = JSON.parse(text);
+    } catch (e) {
+      throw new VmsfxError("VMSFX_POLICY_INVALID", `${a.policy}: not valid JSON (${(e as Error).message}). See samples/policies/.`);
+    }
+    policy = validatePolicy(raw, a.policy);
+    if (!a.sign) throw new VmsfxError("VMSFX_USAGE", "--policy needs --sign <key>: restrictions in an unsigned bundle could be edited by anyone, so the launcher refuses them. Make a key with `vmsfx keygen -o publisher.key`.");
+  }
+  const options: Pick<WriteBundleOptions, "sign" | "encrypt"> = {};
+  if (a.sign) {
+    const keyFile = a.sign;
+    await signManifest(Buffer.from("probe"), keyFile); // fail early on a bad key, before any work
+    options.sign = async (bytes) => Buffer.from(JSON.stringify(await signManifest(bytes, keyFile)));
+  }
+  if (a.encrypt || a.passphraseFile || a.keyFile) {
+    const secret = await secretFrom({ keyFile: a.keyFile, passphraseFile: a.passphraseFile }, "Passphrase for the bundle: ", true);
+    const { cipher, kdf } = await BlockCipher.derive(secret);
+    options.encrypt = {
+      cipher,
+      header: (sealed) => Buffer.from(JSON.stringify({ format: "vmsfx-encrypted", version: 1, public: { guest: manifestName }, kdf, check: cipher.check, manifest: Buffer.from(sealed).toString("base64") })),
+    };
+  }
+  return { policy, options };
+}
+
+export async function packCommand(a: { snapshot: string; out: string; exe: boolean; target?: TargetName; json: boolean; quiet: boolean } & RestrictOptions): Promise<number> {
   if (a.target && !a.exe) throw new VmsfxError("VMSFX_USAGE", "--target only applies to executables: add --exe (or use `vmsfx exe <bundle> --target ...` on a packed bundle).");
   const st = await fsp.stat(a.snapshot).catch(() => undefined);
   if (!st?.isDirectory()) throw new VmsfxError("VMSFX_FILE_NOT_FOUND", `${a.snapshot}: not a snapshot directory. Make one with \`vmsfx capture <recipe> -o <dir>\`.`);
-  const source = await openSnapshotDir(a.snapshot);
+  const dir = await openSnapshotDir(a.snapshot);
   const progress = createProgress("pack", a.quiet || a.json);
   try {
+    const { policy, options } = await restrictions(a, dir.manifest.guest.name);
+    const source = policy ? { ...dir, manifest: { ...dir.manifest, policy } } : dir;
     const rt = a.exe ? await runtimeFor(progress, a.target) : undefined;
-    const r = await writeBundle(source, a.out, { prefixFile: rt?.path, mode: a.exe ? 0o755 : 0o644, onProgress: (d, t) => progress.update(d, t) });
+    const r = await writeBundle(source, a.out, { ...options, prefixFile: rt?.path, mode: a.exe ? 0o755 : 0o644, onProgress: (d, t) => progress.update(d, t) });
     progress.done();
     if (a.json) out(JSON.stringify({ out: a.out, bytes: r.bytes, blocks: r.blocks, ...(rt && { target: rt.target }) }));
     else if (!a.quiet) out(`packed ${a.out}: ${formatBytes(r.bytes)}, ${r.blocks} blocks${rt ? ` (${howToRun(a.out, rt)})` : ""}`);
     return 0;
   } finally {
-    await source.close();
+    await dir.close();
   }
 }
 
@@ -89,3 +137,4 @@ export async function exeCommand(a: { bundle: string; out: string; target?: Targ
   else if (!a.quiet) out(`wrote ${a.out}: ${formatBytes(r.bytes)} (runtime ${formatBytes(r.runtimeBytes)}, bundle ${formatBytes(r.bytes - r.runtimeBytes)}), ${howToRun(a.out, rt)}`);
   return 0;
 }
+

@@ -13,6 +13,9 @@ import { openLayeredSource } from "../snapshot/layered-source";
 import type { SnapshotSource } from "../snapshot/snapshot-source";
 import type { BundleSource } from "../snapshot/bundle-reader";
 import { existsSync } from "node:fs";
+import { unlockerFor } from "../policy/unlocker";
+import { checkSignature, parseSignature, resolvePublicKey } from "../policy/signature";
+import { readPublicHeader } from "../snapshot/bundle-reader";
 import { loadZstd } from "../snapshot/block-codec";
 import { createProgress, formatBytes } from "./progress";
 
@@ -23,8 +26,15 @@ import { createProgress, formatBytes } from "./progress";
 
 const out = (s: string) => process.stdout.write(s + "\n");
 
-export async function inspectCommand(a: { target: string; json: boolean }): Promise<number> {
-  const source = await openSnapshot(a.target);
+export async function inspectCommand(a: { target: string; json: boolean } & AccessOptions): Promise<number> {
+  // Without its key an encrypted bundle shows only its public header.
+  const locked = !a.keyFile && !a.passphraseFile ? await readPublicHeader(a.target) : undefined;
+  if (locked) {
+    if (a.json) out(JSON.stringify({ kind: "bundle", path: a.target, encrypted: true, public: locked.public, kdf: locked.kdf.name }, null, 2));
+    else out(`${a.target}: encrypted vmsfx bundle "${locked.public.guest}" (${locked.kdf.name === "scrypt" ? "passphrase" : "key file"}). Give --passphrase-file or --key-file to see inside.`);
+    return 0;
+  }
+  const source = await openSnapshot(a.target, { unlock: unlockerFor(a) });
   try {
     const m = source.manifest;
     const sizes = source.kind === "directory" ? await statBlocks(a.target, [...manifestBlocks(m)].map((b) => b.hash)) : undefined;
@@ -52,8 +62,11 @@ function printReport(target: string, kind: string, fileBytes: number | undefined
   }
 }
 
-export async function verifyCommand(a: { target: string; json: boolean; quiet: boolean; stateDir?: string }): Promise<number> {
-  const source = await openSnapshot(a.target);
+export async function verifyCommand(a: { target: string; json: boolean; quiet: boolean; stateDir?: string } & AccessOptions): Promise<number> {
+  const source = await openSnapshot(a.target, { unlock: unlockerFor(a) });
+  if (source.signature && source.manifestBytes) {
+    checkSignature(source.manifestBytes, parseSignature(source.signature, a.target), a.target, a.requireSigner ? await resolvePublicKey(a.requireSigner) : source.manifest.policy?.signer);
+  }
   const progress = createProgress("verify", a.quiet || a.json);
   const sources: { what: string; source: SnapshotSource }[] = [{ what: a.target, source }];
   try {
@@ -84,15 +97,32 @@ export async function verifyCommand(a: { target: string; json: boolean; quiet: b
   }
 }
 
+/** How a user proves access to a bundle: its key (encrypted) and the publisher key it must carry. */
+export interface AccessOptions {
+  passphraseFile?: string;
+  keyFile?: string;
+  requireSigner?: string;
+}
+
 export async function runCommand(
-  a: { bundle: string; fresh: boolean; stateDir?: string; timings: boolean },
+  a: { bundle: string; fresh: boolean; stateDir?: string; timings: boolean } & AccessOptions,
   loadAssets: () => Promise<EngineAssets> = loadEngineAssets,
 ): Promise<number> {
   const timings: Record<string, number> | undefined = a.timings ? { command: Math.round(performance.now() * 10) / 10 } : undefined;
   // zstd's wasm instantiates asynchronously: start it before anything else on the resume path.
   void loadZstd();
   const assets = await loadAssets();
-  const r = await runBundle(a.bundle, assets, { fresh: a.fresh, stateDir: a.stateDir && path.resolve(a.stateDir), timings, stdin: process.stdin, stdout: process.stdout, stderr: process.stderr });
+  const r = await runBundle(a.bundle, assets, {
+    fresh: a.fresh,
+    stateDir: a.stateDir && path.resolve(a.stateDir),
+    unlock: unlockerFor(a),
+    requireSigner: a.requireSigner ? await resolvePublicKey(a.requireSigner) : undefined,
+    timings,
+    stdin: process.stdin,
+    stdout: process.stdout,
+    stderr: process.stderr,
+  });
+  if (r.notice) process.stderr.write(`\r\n${r.notice}\r\n`);
   // Said after the state folder is released: the terminal may already be gone.
   if (r.reason === "reboot") process.stderr.write("\r\nvmsfx: the guest asked to reboot; it was shut down instead (v86 cannot reboot a resumed guest). Its disks are kept.\r\n");
   if (r.saved?.kind === "suspended") process.stderr.write(`\r\nvmsfx: suspended; run it again to continue where you left off (saved in ${(r.saved.ms / 1000).toFixed(2)} s).\r\n`);

@@ -2,6 +2,7 @@ import yargs from "yargs";
 import { exitQuietlyOnClosedOutput, fail } from "../cli/report-error";
 import { inspectCommand, runCommand, verifyCommand } from "../cli/read-commands";
 import { resetState } from "./reset-state";
+import { fingerprintCommand } from "../cli/key-commands";
 import { loadSeaAssets } from "./sea-assets";
 
 /**
@@ -21,6 +22,10 @@ async function main(argv: string[]): Promise<number> {
     .option("state-dir", { type: "string", describe: "where changes are kept (default: <this file>.vmsfx-state next to it)" })
     .option("json", { type: "boolean", default: false, describe: "with --info or --verify: JSON output" })
     .option("timings", { type: "boolean", default: false, describe: "print a JSON line of resume timings to stderr" })
+    .option("passphrase-file", { type: "string", describe: "if the app is encrypted: its passphrase, from this file's first line (else asked)" })
+    .option("key-file", { type: "string", describe: "if the app is encrypted: its key file" })
+    .option("require-signer", { type: "string", describe: "refuse to run unless signed by this publisher key (base64, or a .pub file)" })
+    .option("fingerprint", { type: "boolean", default: false, describe: "print this machine's fingerprint (for a publisher's machine list) and exit" })
     .strict()
     .help()
     .alias("h", "help")
@@ -31,10 +36,12 @@ async function main(argv: string[]): Promise<number> {
     })
     .parseAsync();
   const stateDir = a["state-dir"];
-  if (a.info) return inspectCommand({ target: self, json: a.json });
-  if (a.verify) return verifyCommand({ target: self, json: a.json, quiet: false, stateDir });
+  const access = { passphraseFile: a["passphrase-file"], keyFile: a["key-file"], requireSigner: a["require-signer"] };
+  if (a.fingerprint) return fingerprintCommand();
+  if (a.info) return inspectCommand({ target: self, json: a.json, ...access });
+  if (a.verify) return verifyCommand({ target: self, json: a.json, quiet: false, stateDir, ...access });
   if (a.reset) return resetState(self, stateDir);
-  return runCommand({ bundle: self, fresh: a.fresh, stateDir, timings: a.timings }, loadSeaAssets);
+  return runCommand({ bundle: self, fresh: a.fresh, stateDir, timings: a.timings, ...access }, loadSeaAssets);
 }
 
 exitQuietlyOnClosedOutput();

@@ -15,6 +15,9 @@ import { attachConsole } from "./console-bridge";
 import { SerialTail } from "./terminal-answerer";
 import { openStateDir } from "./state-dir";
 import { saveOnExit } from "./save-on-exit";
+import { enforceLaunch } from "../policy/launch-gate";
+import { sessionLimitMessage } from "../policy/restrictions";
+import type { Unlocker } from "../snapshot/bundle-reader";
 import { outputClosed } from "../cli/report-error";
 
 /**
@@ -28,6 +31,10 @@ import { outputClosed } from "../cli/report-error";
 export interface RunOptions {
   fresh: boolean;
   stateDir?: string;
+  /** Turns an encrypted bundle's header into its manifest and cipher (asks for the passphrase). */
+  unlock?: Unlocker;
+  /** The publisher key the bundle must be signed with (`--require-signer`). */
+  requireSigner?: string;
   /** Milliseconds since process start at each step, for `--timings` and the benchmark. */
   timings?: Record<string, number>;
   stdin: NodeJS.ReadStream;
@@ -37,7 +44,9 @@ export interface RunOptions {
 
 export interface RunResult {
   exitCode: number;
-  reason: ExitReason | "detached" | "signal";
+  reason: ExitReason | "detached" | "signal" | "session-limit";
+  /** Set when the publisher's session limit ended the run. */
+  notice?: string;
   saved?: { stateDir: string; kind: string; blocks: number; packBytes: number; newBytes: number; ms: number };
 }
 
@@ -45,7 +54,7 @@ export async function runBundle(file: string, assets: EngineAssets, opts: RunOpt
   const mark = (name: string) => opts.timings && (opts.timings[name] = Math.round(performance.now() * 10) / 10);
   const host = new GuestHost(assets.worker);
   const modulePromise = WebAssembly.compile(assets.wasm);
-  const bundle = await openSnapshot(file).catch(async (e) => {
+  const bundle = await openSnapshot(file, { unlock: opts.unlock }).catch(async (e) => {
     await host.stop();
     throw e;
   });
@@ -57,6 +66,17 @@ export async function runBundle(file: string, assets: EngineAssets, opts: RunOpt
   });
   if (state.notice) opts.stderr.write(`${state.notice}\n`);
   try {
+    // Signature and restrictions come first: nothing of the guest runs before they pass.
+    const gate = await enforceLaunch({
+      manifest: bundle.manifest,
+      manifestBytes: bundle.manifestBytes,
+      signature: bundle.signature,
+      location: file,
+      requireSigner: opts.requireSigner,
+      stateDir: state.path,
+      appPath: file,
+      now: new Date(),
+    });
     const bundleManifestSha256 = sha256Hex(serializeManifest(bundle.manifest));
     let previous: ResumePoint | undefined = opts.fresh ? undefined : await readResumePoint(state.path);
     if (previous && previous.bundleManifestSha256 !== bundleManifestSha256) {
@@ -119,12 +139,14 @@ export async function runBundle(file: string, assets: EngineAssets, opts: RunOpt
     host.on("serial", (b) => screen.push(b));
     // A signal asks for a suspend; once saving has begun, further signals wait for it to finish
     // (a kill -9 is still safe: the previous resume point stays until the new one is complete).
+    const sessionTimer = gate.sessionLimitMs !== undefined ? setTimeout(() => finish("session-limit"), gate.sessionLimitMs) : undefined;
     const onSignal = () => finish("signal");
     const signals = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
     for (const s of signals) process.on(s, onSignal);
     const closedBefore = outputClosed.handle;
     outputClosed.handle = () => finish("signal");
     const reason = await finished;
+    clearTimeout(sessionTimer);
     bridge.close();
     await host.flushDisks();
     if (fatal) throw fatal;
@@ -143,10 +165,12 @@ export async function runBundle(file: string, assets: EngineAssets, opts: RunOpt
       bundleManifestSha256,
       previous,
       consoleLine: screen.currentLine(),
+      cipher: bundle.cipher,
     });
     for (const s of signals) process.off(s, onSignal);
     outputClosed.handle = closedBefore;
-    return { exitCode: reason === "signal" ? 130 : 0, reason, saved: { stateDir: state.path, kind, ...saved } };
+    const notice = reason === "session-limit" && gate.policy ? sessionLimitMessage(gate.policy) : undefined;
+    return { exitCode: reason === "signal" ? 130 : 0, reason, notice, saved: { stateDir: state.path, kind, ...saved } };
   } finally {
     await host.stop();
     await source.close();

@@ -1,6 +1,6 @@
 import type { GuestHost } from "../engine/engine-host";
 import type { BlockChange } from "../engine/engine-protocol";
-import { encodeBlock, isAllZero } from "../snapshot/block-codec";
+import { encodeBlock, isAllZero, type StoredCipher } from "../snapshot/block-codec";
 import { allMaps, blockCount, type BlockHash, type BlockMap, type DiskEntry, type Manifest } from "../snapshot/manifest";
 import type { OverlayDisk } from "../snapshot/overlay-disk";
 import { saveResumePoint, type ResumeKind, type ResumePoint, type SaveResult } from "../snapshot/resume-point";
@@ -26,6 +26,8 @@ export interface SaveOnExitInput {
   bundleManifest: Manifest;
   bundleManifestSha256: string;
   previous?: ResumePoint;
+  /** An encrypted bundle's cipher: the user's saved state is sealed like the bundle's blocks. */
+  cipher?: StoredCipher;
   /** The console line the user was on; shown again on resume. */
   consoleLine: string;
 }
@@ -35,7 +37,7 @@ export async function saveOnExit(input: SaveOnExitInput): Promise<SaveResult & {
   const fresh = new Map<BlockHash, Uint8Array>();
   const put = async (raw: Uint8Array): Promise<BlockHash | null> => {
     if (isAllZero(raw)) return null;
-    const { hash, stored } = await encodeBlock(raw, SAVE_LEVEL);
+    const { hash, stored } = await encodeBlock(raw, SAVE_LEVEL, input.cipher);
     fresh.set(hash, stored);
     return hash;
   };

@@ -140,3 +140,22 @@ async function notABundle(h: promises.FileHandle, file: string, fileSize: number
   }
   return new VmsfxError("VMSFX_NOT_A_BUNDLE", `${file}: not a vmsfx bundle (no vmsfx footer at its end). Pass a file made by \`vmsfx pack\`.`);
 }
+
+/** An encrypted bundle's public header (parsed JSON), or undefined for a plain bundle or a folder. */
+export async function readPublicHeader(file: string): Promise<{ public: { guest: string }; kdf: { name: string } } | undefined> {
+  const st = await fsp.stat(file).catch(() => undefined);
+  if (!st?.isFile()) return undefined;
+  let header: Uint8Array | undefined;
+  await openBundle(file, {
+    unlock: async (bytes) => {
+      header = bytes;
+      throw new Error("header only");
+    },
+  }).then(
+    (b) => b.close(),
+    (e) => {
+      if (!header) throw e;
+    },
+  );
+  return header ? JSON.parse(Buffer.from(header).toString("utf8")) : undefined;
+}

@@ -1,4 +1,5 @@
 import { VmsfxError } from "../errors";
+import { validatePolicy, type Policy } from "../policy/policy";
 
 /**
  * The manifest is the one trusted description of a snapshot: it names every block by SHA-256,
@@ -59,6 +60,8 @@ export interface Manifest {
   boot?: BootFiles;
   /** The tail of the serial console at capture, redrawn on resume so the user sees the prompt. */
   console: { tail: string };
+  /** The publisher's usage restrictions (a signed bundle's manifest is what the signature covers). */
+  policy?: Policy;
 }
 
 const HASH_RE = /^[0-9a-f]{64}$/;
@@ -184,6 +187,7 @@ export function validateManifest(raw: unknown): Manifest {
     disks,
     boot,
     console: { tail: str(consoleInfo.tail, "console.tail", 8192) },
+    policy: m.policy === undefined ? undefined : validatePolicy(m.policy, "manifest policy"),
   };
 }
 
