@@ -122,6 +122,11 @@ export async function launcherRuntime(opts: RuntimeOptions): Promise<LauncherRun
     await fsp.copyFile(exe, tmpTarget);
     await fsp.chmod(tmpTarget, 0o755);
     await fsp.rename(tmpTarget, cached);
+    // Each vmsfx build makes new runtimes (~100 MB each); keep only the newest per target.
+    for (const f of await fsp.readdir(opts.cacheDir)) {
+      const stale = f.startsWith(`launcher-${target}-`) && path.join(opts.cacheDir, f) !== cached && !f.endsWith(".tmp");
+      if (stale) await fsp.rm(path.join(opts.cacheDir, f), { force: true }).catch(() => undefined);
+    }
     return { path: cached, target, native };
   } catch (e) {
     if (e instanceof VmsfxError) throw e;
