@@ -1,29 +1,11 @@
 import { describe, expect, it, inject } from "vitest";
 import { chmodSync, copyFileSync, readdirSync, statSync } from "node:fs";
-import { spawn } from "node:child_process";
 import * as path from "node:path";
-import { vmsfx } from "../helpers/cli";
+import { runProgram, vmsfx } from "../helpers/cli";
 import { tempDir } from "../helpers/synthetic-snapshot";
 
-/** Runs a file the way a user with nothing installed would: no node on PATH, an empty folder. */
-function runBare(exe: string, args: string[], input: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(exe, args, { cwd: path.dirname(exe), env: { PATH: "/nonexistent" } });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`${exe} timed out\n${stdout}\n${stderr}`));
-    }, 60_000);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.end(input);
-  });
-}
+/** Runs a file the way a user with nothing installed would: no node on PATH, its own folder. */
+const runBare = (exe: string, args: string[], input: string) => runProgram(exe, args, { input, cwd: path.dirname(exe), env: { PATH: "/nonexistent" }, bareEnv: true, timeoutMs: 60_000 });
 
 describe("one executable", () => {
   it("pack --exe writes a file that resumes the guest from an empty folder with no node on PATH", async () => {

@@ -1,10 +1,10 @@
 import { beforeAll, describe, expect, inject, it } from "vitest";
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { gzipSync } from "node:zlib";
 import * as tar from "tar-stream";
-import { ROOT, vmsfx } from "../helpers/cli";
+import { ROOT, runProgram, vmsfx } from "../helpers/cli";
 import { tempDir } from "../helpers/synthetic-snapshot";
 import { openBundle } from "../../src/snapshot/bundle-reader";
 import { verifySnapshot } from "../../src/snapshot/snapshot-report";
@@ -156,24 +156,9 @@ function checkBlob(b: Buffer, at: number, codeCache: boolean): void {
   expect(b.indexOf(FUSE_ON)).toBeGreaterThan(0);
 }
 
-function runWith(cmd: string, args: string[], input: string, timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd: tempDir("vmsfx-qemu-"), env: { PATH: "/nonexistent" } });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`${cmd} timed out\n${stdout}\n${stderr}`));
-    }, timeoutMs);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.end(input);
-  });
-}
+/** As a user with nothing installed: no node on PATH, an empty folder. */
+const runWith = (cmd: string, args: string[], input: string, timeoutMs: number) =>
+  runProgram(cmd, args, { input, timeoutMs, cwd: tempDir("vmsfx-qemu-"), env: { PATH: "/nonexistent" }, bareEnv: true });
 
 const sizes: Record<string, number> = {};
 
