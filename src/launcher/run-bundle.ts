@@ -66,8 +66,12 @@ export async function runBundle(file: string, assets: EngineAssets, opts: RunOpt
   });
   if (state.notice) opts.stderr.write(`${state.notice}\n`);
   try {
+    // Names this exact bundle (resume points and the usage ledger belong to it). A bundle's TOC
+    // already holds its manifest's hash; only a snapshot folder needs hashing.
+    const bundleManifestSha256 = (bundle as Partial<BundleSource>).toc?.manifest.sha256 ?? sha256Hex(serializeManifest(bundle.manifest));
     // Signature and restrictions come first: nothing of the guest runs before they pass.
     const gate = await enforceLaunch({
+      appId: bundleManifestSha256,
       manifest: bundle.manifest,
       manifestBytes: bundle.manifestBytes,
       signature: bundle.signature,
@@ -77,7 +81,6 @@ export async function runBundle(file: string, assets: EngineAssets, opts: RunOpt
       appPath: file,
       now: new Date(),
     });
-    const bundleManifestSha256 = sha256Hex(serializeManifest(bundle.manifest));
     let previous: ResumePoint | undefined = opts.fresh ? undefined : await readResumePoint(state.path);
     if (previous && previous.bundleManifestSha256 !== bundleManifestSha256) {
       opts.stderr.write(`vmsfx: the changes saved in ${state.path} belong to another version of this app; starting from this one's own state (they are replaced when it exits).\n`);

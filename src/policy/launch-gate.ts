@@ -1,5 +1,4 @@
 import { promises as fsp } from "node:fs";
-import { createHash } from "node:crypto";
 import * as os from "node:os";
 import * as path from "node:path";
 import { VmsfxError } from "../errors";
@@ -18,6 +17,8 @@ import { checkSignature, parseSignature } from "./signature";
  */
 
 export interface GateInput {
+  /** Names this bundle: the SHA-256 of its manifest entry. */
+  appId: string;
   manifest: Manifest;
   /** The bundle's manifest entry exactly as stored: what the signature covers. */
   manifestBytes?: Uint8Array;
@@ -50,7 +51,7 @@ export async function enforceLaunch(g: GateInput): Promise<GateResult> {
     throw new VmsfxError("VMSFX_SIGNATURE_INVALID", `${g.location} is not signed${policy ? " but carries usage restrictions" : ""}. Do not run it; get it from its publisher.`);
   }
   if (!policy || !restrictsLaunch(policy)) return { policy };
-  const appId = createHash("sha256").update(g.manifestBytes ?? Buffer.from(JSON.stringify(g.manifest))).digest("hex");
+  const appId = g.appId;
   const mirror = ledgerMirror(appId);
   const { ledger, missing } = await readLedger(g.stateDir, mirror, appId);
   const hasResumePoint = await fsp.stat(path.join(g.stateDir, RESUME_FILE)).then(() => true, () => false);

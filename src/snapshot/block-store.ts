@@ -3,7 +3,7 @@ import * as path from "node:path";
 import { fromFsError } from "../errors";
 import { encodeBlock, isAllZero } from "./block-codec";
 import { blockCount, type BlockHash, type BlockMap } from "./manifest";
-import { tempPathFor } from "./atomic-file";
+import { writeFileAtomic } from "./atomic-file";
 
 export interface StoreStats {
   rawBytes: number;
@@ -39,8 +39,7 @@ export async function fileSource(file: string): Promise<{ size: number; read: By
 
 /**
  * The writing side of a snapshot directory's `blocks/`: content-addressed, zstd per block,
- * all-zero blocks elided and identical blocks stored once. Each block file is written to a temp
- * name, fsynced and renamed, so a crash never leaves a block file whose bytes don't match its name.
+ * all-zero blocks elided and identical blocks stored once.
  */
 export class BlockStoreWriter {
   readonly stats: StoreStats = { rawBytes: 0, zeroBlocks: 0, zeroBytes: 0, dedupBlocks: 0, dedupBytes: 0, storedBlocks: 0, storedBytes: 0 };
@@ -71,21 +70,8 @@ export class BlockStoreWriter {
       return hash;
     }
     this.known.add(hash);
-    const target = path.join(this.blocksDir, hash);
-    const tmp = tempPathFor(target);
-    try {
-      const h = await fsp.open(tmp, "wx", 0o644);
-      try {
-        await h.writeFile(stored);
-        await h.sync();
-      } finally {
-        await h.close();
-      }
-      await fsp.rename(tmp, target);
-    } catch (e) {
-      await fsp.rm(tmp, { force: true }).catch(() => undefined);
-      throw fromFsError(e, target, "writing a block");
-    }
+    // temp + fsync + rename: a crash never leaves a block file whose bytes don't match its name.
+    await writeFileAtomic(path.join(this.blocksDir, hash), stored);
     this.stats.storedBlocks++;
     this.stats.storedBytes += stored.byteLength;
     return hash;

@@ -102,7 +102,7 @@ describe("USB-stick mode: the user's work is kept next to the file", () => {
   it("regression: kill -9 at random moments while saving always leaves a resume point that verifies", async () => {
     const app = stick();
     let saved = 0;
-    for (let i = 0; i < 12; i++) {
+    for (let i = 0; i < 25; i++) {
       const r = await runThenSignal(app, `echo round-${i} >> /mnt/rounds.txt\necho go-${i}\n`, `\ngo-${i}`, "SIGTERM", Math.floor(Math.random() * 200));
       if (r.code === 130) saved++;
       expect(["none", "ok"]).toContain(await verifyResumePoint(app));
