@@ -40,8 +40,17 @@ export async function inspectCommand(a: { target: string; json: boolean } & Acce
     const sizes = source.kind === "directory" ? await statBlocks(a.target, [...manifestBlocks(m)].map((b) => b.hash)) : undefined;
     const report = reportSnapshot(m, (h) => sizes?.get(h) ?? source.storedSize(h));
     const fileBytes = source.kind === "bundle" ? (await fsp.stat(a.target)).size : undefined;
-    if (a.json) out(JSON.stringify({ kind: source.kind, path: a.target, fileBytes, ...report }, null, 2));
-    else printReport(a.target, source.kind, fileBytes, report);
+    // Who signed it (not yet checked here: `verify` does) and what it restricts.
+    const signedBy = source.signature ? parseSignature(source.signature, a.target).key : undefined;
+    const restrictions = { signedBy, encrypted: !!source.cipher, policy: m.policy };
+    if (a.json) out(JSON.stringify({ kind: source.kind, path: a.target, fileBytes, ...restrictions, ...report }, null, 2));
+    else {
+      printReport(a.target, source.kind, fileBytes, report);
+      if (signedBy || restrictions.encrypted || m.policy) out("");
+      if (signedBy) out(`  signed by ${signedBy}`);
+      if (restrictions.encrypted) out("  encrypted (AES-256-GCM)");
+      if (m.policy) out(`  policy    ${JSON.stringify(m.policy)}`);
+    }
     return 0;
   } finally {
     await source.close();
