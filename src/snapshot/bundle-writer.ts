@@ -19,6 +19,11 @@ export interface WriteBundleOptions {
   onProgress?: (done: number, total: number) => void;
   /** Signs the manifest entry's bytes (the plain manifest, or an encrypted bundle's header). */
   sign?: (manifestEntry: Uint8Array) => Promise<Uint8Array>;
+  /**
+   * A thin bundle keeps only the blocks this returns true for (by their name in the source); the
+   * rest stay on the manifest's remotes. Default: all.
+   */
+  include?: (hash: BlockHash) => boolean;
   /** Encrypts every block and the manifest; `header` wraps the sealed manifest in the public header. */
   encrypt?: { cipher: StoredCipher; header: (sealedManifest: Uint8Array) => Uint8Array };
 }
@@ -33,13 +38,14 @@ const HIGH_WATER = 8 << 20;
 
 export async function writeBundle(source: SnapshotSource, out: string, opts: WriteBundleOptions = {}): Promise<WriteBundleResult> {
   if (opts.encrypt && source.cipher) throw new VmsfxError("VMSFX_USAGE", `${source.location} is already encrypted.`);
-  const order = hotOrder(source.manifest);
+  const all = hotOrder(source.manifest);
+  const order = opts.include ? all.filter((b) => opts.include!(b.hash)) : all;
   // An encrypted block is named by the hash of its ciphertext, so the manifest (written first)
   // needs every new name before any block is written: seal once to learn them, again to write.
   // Sealing is deterministic, so both passes produce the same bytes.
   const seal = opts.encrypt ? (b: Uint8Array) => opts.encrypt!.cipher.seal(b, "block") : undefined;
   const names = new Map<BlockHash, BlockHash>();
-  if (seal) for (const { hash, size } of order) names.set(hash, sha256(seal(await source.readStored(hash, size))));
+  if (seal) for (const { hash, size } of all) names.set(hash, sha256(seal(await source.readStored(hash, size))));
   const manifest = seal ? renameBlocks(source.manifest, (h) => names.get(h)!) : source.manifest;
   const manifestBytes = opts.encrypt ? opts.encrypt.header(opts.encrypt.cipher.seal(serializeManifest(manifest), "manifest")) : serializeManifest(manifest);
   const signatureBytes = opts.sign ? await opts.sign(manifestBytes) : undefined;

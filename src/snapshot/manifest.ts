@@ -62,6 +62,12 @@ export interface Manifest {
   console: { tail: string };
   /** The publisher's usage restrictions (a signed bundle's manifest is what the signature covers). */
   policy?: Policy;
+  /**
+   * Where blocks missing from a thin bundle are fetched: published folders (`vmsfx publish`) or
+   * bundle files served over HTTP, tried in order. Part of the signed manifest, so a tampered
+   * file cannot point the launcher at another server.
+   */
+  remotes?: string[];
 }
 
 const HASH_RE = /^[0-9a-f]{64}$/;
@@ -102,6 +108,21 @@ function regexSource(v: unknown, path: string): string {
     fail(path, "must be a valid regular expression");
   }
   return s;
+}
+
+export function validateRemotes(v: unknown): string[] {
+  if (!Array.isArray(v) || v.length === 0 || v.length > 8) fail("remotes", "must be a list of 1 to 8 URLs");
+  return v.map((u, i) => {
+    const s = str(u, `remotes[${i}]`, 2000);
+    let url: URL;
+    try {
+      url = new URL(s);
+    } catch {
+      fail(`remotes[${i}]`, "is not a URL");
+    }
+    if (url.protocol !== "https:" && url.protocol !== "http:") fail(`remotes[${i}]`, "must be an http:// or https:// URL");
+    return s;
+  });
 }
 
 export function blockCount(size: number, blockSize: number): number {
@@ -188,6 +209,7 @@ export function validateManifest(raw: unknown): Manifest {
     boot,
     console: { tail: str(consoleInfo.tail, "console.tail", 8192) },
     policy: m.policy === undefined ? undefined : validatePolicy(m.policy, "manifest policy"),
+    remotes: m.remotes === undefined ? undefined : validateRemotes(m.remotes),
   };
 }
 
