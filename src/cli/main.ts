@@ -1,7 +1,7 @@
 import yargs from "yargs";
 import { VmsfxError } from "../errors";
 import { exitQuietlyOnClosedOutput, fail } from "./report-error";
-import { captureCommand, exeCommand, packCommand } from "./publish-commands";
+import { captureCommand, exeCommand, packCommand, publishCommand } from "./publish-commands";
 import { fingerprintCommand, keygenCommand } from "./key-commands";
 import { inspectCommand, runCommand, verifyCommand } from "./read-commands";
 import { TARGET_NAMES, type TargetName } from "../packaging/node-targets";
@@ -141,6 +141,18 @@ export async function main(argv: string[]): Promise<number> {
           .epilogue("On a terminal, Ctrl-] then q suspends the guest; the next run continues where it stopped (--fresh or --reset to start over). With piped input the guest runs until it powers off.")
           .example("printf 'cat /mnt/hello.txt\\npoweroff\\n' | $0 run app.vmsfx", ""),
       (a) => run(a.reset ? resetState(a.bundle, a["state-dir"]) : runCommand({ bundle: a.bundle, fresh: a.fresh, stateDir: a["state-dir"], timings: a.timings, passphraseFile: a["passphrase-file"], keyFile: a["key-file"], requireSigner: a["require-signer"] })),
+    )
+    .command(
+      "publish <input>",
+      "Write a snapshot or bundle as a static folder any web server, CDN or bucket can serve (for thin bundles)",
+      (y) =>
+        y
+          .positional("input", { type: "string", demandOption: true, describe: "snapshot directory or bundle (plain or executable)" })
+          .option("out", { alias: "o", type: "string", demandOption: true, describe: "folder to write (republishing adds only new blocks)" })
+          .option("json", { type: "boolean", default: false })
+          .option("quiet", { alias: "q", type: "boolean", default: false })
+          .example("$0 publish app.vmsfx -o /var/www/apps/shell", ""),
+      (a) => run(publishCommand({ input: a.input, out: a.out, json: a.json, quiet: a.quiet })),
     )
     .command(
       "keygen",

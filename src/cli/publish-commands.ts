@@ -12,6 +12,7 @@ import { signManifest } from "../policy/signature";
 import { BlockCipher } from "../policy/encryption";
 import { secretFrom } from "../policy/secret-input";
 import type { WriteBundleOptions } from "../snapshot/bundle-writer";
+import { publishSnapshot } from "../remote/publish";
 import { defaultCacheDir, launcherRuntime, type LauncherRuntime } from "../packaging/launcher-runtime";
 import type { TargetName } from "../packaging/node-targets";
 import { makeExecutable } from "../packaging/make-executable";
@@ -138,3 +139,12 @@ export async function exeCommand(a: { bundle: string; out: string; target?: Targ
   return 0;
 }
 
+
+export async function publishCommand(a: { input: string; out: string; json: boolean; quiet: boolean }): Promise<number> {
+  const progress = createProgress("publish", a.quiet || a.json);
+  const r = await publishSnapshot(a.input, a.out, { onProgress: (d, t) => progress.update(d, t) });
+  progress.done();
+  if (a.json) out(JSON.stringify({ out: a.out, ...r }));
+  else if (!a.quiet) out(`published ${a.input} to ${a.out}: ${r.blocks} blocks (${formatBytes(r.bytes)}), ${r.written} new (${formatBytes(r.writtenBytes)}), ${r.skipped} already there. Serve ${a.out} with any web server.`);
+  return 0;
+}
