@@ -61,6 +61,9 @@ export async function main(argv: string[]): Promise<number> {
           .option("encrypt", { type: "boolean", default: false, describe: "encrypt every block (passphrase asked on the terminal, or --passphrase-file / --key-file)" })
           .option("passphrase-file", { type: "string", describe: "with --encrypt: read the passphrase from this file's first line" })
           .option("key-file", { type: "string", describe: "with --encrypt: use this file (32+ random bytes) as the key" })
+          .option("thin", { type: "boolean", default: false, describe: "leave blocks out; the launcher fetches them from --remote" })
+          .option("remote", { type: "string", describe: "with --thin: URL(s) of published folders or bundles, comma-separated, tried in order" })
+          .option("include", { type: "string", choices: ["none", "memory", "hot"], default: "memory", describe: "with --thin: what the file keeps besides the device state" })
           .option("json", { type: "boolean", default: false })
           .option("quiet", { alias: "q", type: "boolean", default: false })
           .example("$0 pack snap -o app.vmsfx", "")
@@ -79,6 +82,9 @@ export async function main(argv: string[]): Promise<number> {
             encrypt: a.encrypt,
             passphraseFile: a["passphrase-file"],
             keyFile: a["key-file"],
+            thin: a.thin,
+            remote: a.remote,
+            include: a.include as "none" | "memory" | "hot",
             json: a.json,
             quiet: a.quiet,
           }),

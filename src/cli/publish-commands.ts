@@ -12,6 +12,7 @@ import { signManifest } from "../policy/signature";
 import { BlockCipher } from "../policy/encryption";
 import { secretFrom } from "../policy/secret-input";
 import type { WriteBundleOptions } from "../snapshot/bundle-writer";
+import { validateRemotes, type BlockMap, type Manifest } from "../snapshot/manifest";
 import { publishSnapshot } from "../remote/publish";
 import { defaultCacheDir, launcherRuntime, type LauncherRuntime } from "../packaging/launcher-runtime";
 import type { TargetName } from "../packaging/node-targets";
@@ -68,6 +69,26 @@ function howToRun(out: string, rt: LauncherRuntime): string {
   return `a ${rt.target} executable`;
 }
 
+export interface ThinOptions {
+  thin?: boolean;
+  /** Comma-separated URLs of published folders or bundles. */
+  remote?: string;
+  /** What a thin bundle keeps: nothing but the device state, RAM too, or RAM plus the recorded hot disk blocks. */
+  include?: "none" | "memory" | "hot";
+}
+
+/** Which blocks a thin bundle keeps (the device state always: it is tiny and needed first). */
+function thinSelection(m: Manifest, include: ThinOptions["include"] = "memory"): Set<string> {
+  const keep = new Set<string>();
+  const add = (map: BlockMap) => map.blocks.forEach((h) => h && keep.add(h));
+  add(m.state);
+  if (include !== "none") {
+    add(m.memory);
+    add(m.vgaMemory);
+  }
+  return keep;
+}
+
 export interface RestrictOptions {
   /** Publisher's private key: the bundle is signed. */
   sign?: string;
@@ -79,7 +100,7 @@ export interface RestrictOptions {
 }
 
 /** What pack adds for a restricted snapshot: policy into the manifest, signature, encryption. */
-async function restrictions(a: RestrictOptions, manifestName: string): Promise<{ policy?: Policy; options: Pick<WriteBundleOptions, "sign" | "encrypt"> }> {
+async function restrictions(a: RestrictOptions, manifestName: string): Promise<{ policy?: Policy; options: Pick<WriteBundleOptions, "sign" | "encrypt" | "include"> }> {
   let policy: Policy | undefined;
   if (a.policy) {
     const text = await fsp.readFile(a.policy, "utf8").catch((e) => Promise.reject(fromFsError(e, a.policy!, "reading the policy")));
@@ -92,7 +113,7 @@ async function restrictions(a: RestrictOptions, manifestName: string): Promise<{
     policy = validatePolicy(raw, a.policy);
     if (!a.sign) throw new VmsfxError("VMSFX_USAGE", "--policy needs --sign <key>: restrictions in an unsigned bundle could be edited by anyone, so the launcher refuses them. Make a key with `vmsfx keygen -o publisher.key`.");
   }
-  const options: Pick<WriteBundleOptions, "sign" | "encrypt"> = {};
+  const options: Pick<WriteBundleOptions, "sign" | "encrypt" | "include"> = {};
   if (a.sign) {
     const keyFile = a.sign;
     await signManifest(Buffer.from("probe"), keyFile); // fail early on a bad key, before any work
@@ -109,7 +130,9 @@ async function restrictions(a: RestrictOptions, manifestName: string): Promise<{
   return { policy, options };
 }
 
-export async function packCommand(a: { snapshot: string; out: string; exe: boolean; target?: TargetName; json: boolean; quiet: boolean } & RestrictOptions): Promise<number> {
+export async function packCommand(a: { snapshot: string; out: string; exe: boolean; target?: TargetName; json: boolean; quiet: boolean } & RestrictOptions & ThinOptions): Promise<number> {
+  if (a.thin && !a.remote) throw new VmsfxError("VMSFX_USAGE", "--thin needs --remote <URL>[,<URL>...]: where the blocks left out can be fetched (see `vmsfx publish`).");
+  if (a.remote && !a.thin) throw new VmsfxError("VMSFX_USAGE", "--remote only applies to --thin bundles.");
   if (a.target && !a.exe) throw new VmsfxError("VMSFX_USAGE", "--target only applies to executables: add --exe (or use `vmsfx exe <bundle> --target ...` on a packed bundle).");
   const st = await fsp.stat(a.snapshot).catch(() => undefined);
   if (!st?.isDirectory()) throw new VmsfxError("VMSFX_FILE_NOT_FOUND", `${a.snapshot}: not a snapshot directory. Make one with \`vmsfx capture <recipe> -o <dir>\`.`);
@@ -117,7 +140,12 @@ export async function packCommand(a: { snapshot: string; out: string; exe: boole
   const progress = createProgress("pack", a.quiet || a.json);
   try {
     const { policy, options } = await restrictions(a, dir.manifest.guest.name);
-    const source = policy ? { ...dir, manifest: { ...dir.manifest, policy } } : dir;
+    const remotes = a.thin ? validateRemotes(a.remote!.split(",").map((u) => u.trim()).filter(Boolean)) : undefined;
+    const source = policy || remotes ? { ...dir, manifest: { ...dir.manifest, ...(policy && { policy }), ...(remotes && { remotes }) } } : dir;
+    if (a.thin) {
+      const keep = thinSelection(dir.manifest, a.include);
+      options.include = (h) => keep.has(h);
+    }
     const rt = a.exe ? await runtimeFor(progress, a.target) : undefined;
     const r = await writeBundle(source, a.out, { ...options, prefixFile: rt?.path, mode: a.exe ? 0o755 : 0o644, onProgress: (d, t) => progress.update(d, t) });
     progress.done();
