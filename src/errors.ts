@@ -36,6 +36,8 @@ export const EXIT = {
   signerMismatch: 49,
   passphraseNeeded: 50,
   wrongPassphrase: 51,
+  offline: 60,
+  remoteFailed: 61,
   interrupted: 130,
 } as const;
 
@@ -69,6 +71,8 @@ export type ErrorCode =
   | "VMSFX_SIGNER_MISMATCH"
   | "VMSFX_PASSPHRASE_NEEDED"
   | "VMSFX_WRONG_PASSPHRASE"
+  | "VMSFX_OFFLINE"
+  | "VMSFX_REMOTE_FAILED"
   | "VMSFX_INTERRUPTED";
 
 const EXIT_BY_CODE: Record<ErrorCode, number> = {
@@ -100,6 +104,8 @@ const EXIT_BY_CODE: Record<ErrorCode, number> = {
   VMSFX_SIGNER_MISMATCH: EXIT.signerMismatch,
   VMSFX_PASSPHRASE_NEEDED: EXIT.passphraseNeeded,
   VMSFX_WRONG_PASSPHRASE: EXIT.wrongPassphrase,
+  VMSFX_OFFLINE: EXIT.offline,
+  VMSFX_REMOTE_FAILED: EXIT.remoteFailed,
   VMSFX_DOWNLOAD_INTEGRITY: EXIT.downloadIntegrity,
   VMSFX_INTERRUPTED: EXIT.interrupted,
 };

@@ -18,6 +18,8 @@ import { saveOnExit } from "./save-on-exit";
 import { enforceLaunch } from "../policy/launch-gate";
 import { sessionLimitMessage } from "../policy/restrictions";
 import type { Unlocker } from "../snapshot/bundle-reader";
+import { openRemoteBacked } from "../remote/remote-source";
+import * as path from "node:path";
 import { outputClosed } from "../cli/report-error";
 
 /**
@@ -86,11 +88,29 @@ export async function runBundle(file: string, assets: EngineAssets, opts: RunOpt
       opts.stderr.write(`vmsfx: the changes saved in ${state.path} belong to another version of this app; starting from this one's own state (they are replaced when it exits).\n`);
       previous = undefined;
     }
-    if (previous && bundle.kind === "bundle") source = await openLayeredSource(bundle as unknown as BundleSource, previous, state.path);
+    // A thin bundle reads what it lacks from its remotes, through a verified cache in the state folder.
+    const thin = bundle.kind === "bundle" && bundle.manifest.remotes ? openRemoteBacked(bundle as unknown as BundleSource, bundle.manifest.remotes, path.join(state.path, "cache")) : undefined;
+    const base = thin ?? bundle;
+    source = base;
+    if (previous && bundle.kind === "bundle") source = await openLayeredSource(base as unknown as BundleSource, previous, state.path);
     mark("opened");
     const m = source.manifest;
     const coldBoot = opts.fresh || previous?.kind === "powered-off";
     if (!coldBoot) checkEngineIdentity(m.engine, assets.identity, file);
+    if (thin) {
+      // What the guest needs before it can run — all of RAM for a resume, the firmware and kernel
+      // for a cold boot, and each disk's first block — is fetched up front, in parallel, so being
+      // offline is one clear error naming everything missing. Other disk blocks come on demand.
+      const local = new Set(Object.keys(previous?.pack?.blocks ?? {}));
+      const needed = new Map<string, number>();
+      const want = (map: BlockMap, upTo = map.blocks.length) => map.blocks.slice(0, upTo).forEach((h, i) => h && !local.has(h) && needed.set(h, blockLength(map, i)));
+      if (coldBoot && m.boot) [m.boot.bios, m.boot.vgaBios, m.boot.kernel, m.boot.initrd].forEach((b) => b && want(b));
+      else [m.state, m.memory, m.vgaMemory].forEach((b) => want(b));
+      m.disks.forEach((d) => want(d.map, 1));
+      const got = await thin.prefetch([...needed].map(([hash, size]) => ({ hash, size })));
+      mark("fetched");
+      if (opts.timings) opts.timings.fetchedBytes = got.bytes;
+    }
     const reader = await BlockReader.open(source);
     const disks: Partial<Record<DiskSlot, OverlayDisk>> = {};
     for (const d of m.disks) disks[d.slot] = new OverlayDisk(d.map.size, d.map.blockSize, baseReader(reader, d.map));

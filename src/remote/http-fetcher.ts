@@ -43,9 +43,8 @@ export interface FetcherOptions extends Partial<ClientOptions> {
 }
 
 /**
- * TODO(errors.ts): code VMSFX_IO until VMSFX_OFFLINE / VMSFX_REMOTE_FAILED exist. `offline` is
- * true when no server answered at all (the user's connection), false when servers answered but
- * lacked or mangled blocks (the publisher's side).
+ * `offline` (VMSFX_OFFLINE) when no server answered at all: the user's connection. Otherwise
+ * (VMSFX_REMOTE_FAILED) servers answered but lacked or mangled blocks: the publisher's side.
  */
 export class MissingBlocksError extends VmsfxError {
   constructor(
@@ -56,7 +55,7 @@ export class MissingBlocksError extends VmsfxError {
     what = `${blocks} block${blocks === 1 ? "" : "s"} (${formatBytes(bytes)}) of this app`,
   ) {
     super(
-      "VMSFX_IO",
+      offline ? "VMSFX_OFFLINE" : "VMSFX_REMOTE_FAILED",
       offline
         ? `${what} ${blocks === 1 ? "is" : "are"} not on this computer and none of its servers answered: ${reasons.join("; ")}. Check the internet connection (or proxy and firewall) and try again.`
         : `${what} ${blocks === 1 ? "is" : "are"} not on this computer and its servers could not provide ${blocks === 1 ? "it" : "them"}: ${reasons.join("; ")}. Try again later; if this persists, the server copy is incomplete or damaged and the app's publisher must publish it again.`,

@@ -189,7 +189,7 @@ describe("published folder: fail-over and offline", { timeout: 10_000 }, () => {
     expect(got).toEqual([]);
     expect(err).toBeInstanceOf(MissingBlocksError);
     expect(err).toBeInstanceOf(VmsfxError);
-    expect(err).toMatchObject({ blocks: items.length, bytes: items.length * 4096, offline: true, code: "VMSFX_IO" });
+    expect(err).toMatchObject({ blocks: items.length, bytes: items.length * 4096, offline: true, code: "VMSFX_OFFLINE" });
     expect(err.message).toMatch(new RegExp(`^${items.length} blocks \\(${(items.length * 4).toFixed(1)} KiB\\) of this app are not on this computer and none of its servers answered: .*connection refused.*Check the internet connection`));
     expect(Date.now() - t0).toBeLessThan(3_000);
   });

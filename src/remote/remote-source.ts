@@ -1,0 +1,72 @@
+import { promises as fsp } from "node:fs";
+import * as path from "node:path";
+import { sha256Hex, MAX_STORED_OVERHEAD } from "../snapshot/block-codec";
+import { writeFileAtomic } from "../snapshot/atomic-file";
+import type { BlockHash } from "../snapshot/manifest";
+import type { BundleSource } from "../snapshot/bundle-reader";
+import type { SnapshotSource } from "../snapshot/snapshot-source";
+import { HttpFetcher, remoteFromUrl } from "./http-fetcher";
+
+/**
+ * A thin bundle seen as a whole snapshot: blocks the file holds are read from it; the others come
+ * from the block cache in the state folder, or else from the manifest's remotes. Every fetched
+ * block is hash-checked before it is cached or used (and BlockReader checks it again, as it does
+ * every block), and the cache is written temp + fsync + rename, so an interrupted fetch never
+ * leaves a corrupt entry.
+ */
+export interface RemoteBackedSource extends SnapshotSource, Pick<BundleSource, "entry" | "readSpan"> {
+  /** Fetches, in parallel, every listed block that is neither in the file nor cached. */
+  prefetch(blocks: { hash: BlockHash; size: number }[]): Promise<{ fetched: number; bytes: number }>;
+}
+
+const HASH = /^[0-9a-f]{64}$/;
+
+export function openRemoteBacked(local: SnapshotSource & Partial<Pick<BundleSource, "entry" | "readSpan">>, remotes: string[], cacheDir: string): RemoteBackedSource {
+  const fetcher = new HttpFetcher(remotes.map(remoteFromUrl));
+  const inFile = (h: BlockHash) => (local.entry ? local.entry(h) !== undefined : local.storedSize(h) !== undefined);
+  const cachePath = (h: BlockHash) => {
+    if (!HASH.test(h)) throw new Error(`not a block name: ${h}`);
+    return path.join(cacheDir, h);
+  };
+  const fromCache = async (h: BlockHash): Promise<Uint8Array | undefined> => {
+    const bytes = await fsp.readFile(cachePath(h)).catch(() => undefined);
+    if (bytes && sha256Hex(bytes) === h) return bytes;
+    if (bytes) await fsp.rm(cachePath(h), { force: true }); // damaged outside vmsfx: fetch again
+    return undefined;
+  };
+  const keep = async (h: BlockHash, bytes: Uint8Array) => {
+    await fsp.mkdir(cacheDir, { recursive: true });
+    await writeFileAtomic(cachePath(h), bytes);
+  };
+  return {
+    manifest: local.manifest,
+    location: local.location,
+    cipher: local.cipher,
+    entry: (h) => local.entry?.(h),
+    readSpan: (o, l) => local.readSpan!(o, l),
+    storedSize: (h) => local.storedSize(h),
+    async readStored(hash, rawLength) {
+      if (inFile(hash)) return local.readStored(hash, rawLength);
+      const cached = await fromCache(hash);
+      if (cached) return cached;
+      const bytes = await fetcher.fetchBlock(hash, rawLength + MAX_STORED_OVERHEAD, (b) => sha256Hex(b) === hash);
+      await keep(hash, bytes);
+      return bytes;
+    },
+    async prefetch(blocks) {
+      const wanted = [];
+      for (const b of blocks) if (!inFile(b.hash) && !(await fromCache(b.hash))) wanted.push(b);
+      let bytes = 0;
+      const items = wanted.map((b) => ({ hash: b.hash, maxBytes: b.size + MAX_STORED_OVERHEAD, verify: (x: Uint8Array) => sha256Hex(x) === b.hash }));
+      for await (const got of fetcher.fetchMany(items, 6)) {
+        await keep(got.hash, got.bytes);
+        bytes += got.bytes.byteLength;
+      }
+      return { fetched: wanted.length, bytes };
+    },
+    async close() {
+      fetcher.close();
+      await local.close();
+    },
+  };
+}

@@ -1,0 +1,80 @@
+import { afterEach, describe, expect, it, inject } from "vitest";
+import { readdirSync, statSync } from "node:fs";
+import * as path from "node:path";
+import { vmsfx } from "../helpers/cli";
+import { tempDir } from "../helpers/synthetic-snapshot";
+import { startFaultServer, type FaultServer } from "../helpers/fault-server";
+
+/** Thin bundles end to end: publish, pack thin, resume over loopback HTTP, faults, offline. */
+
+let servers: FaultServer[] = [];
+afterEach(async () => {
+  await Promise.all(servers.map((s) => s.close()));
+  servers = [];
+});
+
+async function published(): Promise<string> {
+  const dir = path.join(tempDir(), "site");
+  const r = await vmsfx(["publish", inject("bundlePath"), "-o", dir, "-q"]);
+  expect(r.code).toBe(0);
+  return dir;
+}
+
+async function thinFor(remotes: string[], include = "none"): Promise<string> {
+  const out = path.join(tempDir(), "thin.vmsfx");
+  const r = await vmsfx(["pack", inject("snapshotDir"), "--thin", "--remote", remotes.join(","), "--include", include, "-o", out, "-q"]);
+  expect(r.stderr).toBe("");
+  expect(r.code).toBe(0);
+  return out;
+}
+
+describe("thin bundles", () => {
+  it("a small file resumes by fetching the rest from a published folder; a second launch uses the cache", async () => {
+    const site = await startFaultServer({ dir: await published(), maxRequests: 2000 });
+    servers.push(site);
+    const app = await thinFor([`${site.url}/`]);
+    expect(statSync(app).size).toBeLessThan(256 << 10);
+    const first = await vmsfx(["run", app], { input: "cat /mnt/hello.txt\npoweroff\n" });
+    expect(first.stdout).toContain("hello from the vmsfx sample disk");
+    expect(first.code).toBe(0);
+    const cache = path.join(app.replace(/\.vmsfx$/, ".vmsfx-state"), "cache");
+    expect(readdirSync(cache).length).toBeGreaterThan(10);
+    // The cache survives restarts: with the server gone and the resume point reset, the app
+    // resumes again from the bundle's state entirely from what it fetched before.
+    await site.close();
+    servers = [];
+    expect((await vmsfx(["run", app, "--reset"])).code).toBe(0);
+    const offline = await vmsfx(["run", app], { input: "cat /mnt/hello.txt\npoweroff\n" });
+    expect(offline.stdout).toContain("hello from the vmsfx sample disk");
+    expect(offline.code).toBe(0);
+  }, 200_000);
+
+  it("survives a flaky first server (500s, resets, wrong bytes) by retrying and failing over, using only verified blocks", async () => {
+    const dir = await published();
+    const flaky = await startFaultServer({
+      dir,
+      maxRequests: 2000,
+      rules: [
+        { path: /blocks/, fault: { kind: "status", status: 500 }, times: 20 },
+        { path: /blocks/, fault: { kind: "reset", afterBytes: 100 }, times: 20 },
+        { path: /blocks/, fault: { kind: "corrupt" }, times: 20 },
+      ],
+    });
+    const good = await startFaultServer({ dir, maxRequests: 2000 });
+    servers.push(flaky, good);
+    const app = await thinFor([`${flaky.url}/`, `${good.url}/`]);
+    const r = await vmsfx(["run", app], { input: "echo $((6*7))xyz\npoweroff\n" });
+    expect(r.stdout).toContain("42xyz");
+    expect(r.code).toBe(0);
+  }, 120_000);
+
+  it("offline with blocks missing: one clear error naming how many blocks and bytes, exit 60", async () => {
+    const site = await startFaultServer({ dir: await published() });
+    const url = `${site.url}/`;
+    await site.close();
+    const r = await vmsfx(["run", await thinFor([url])], { input: "poweroff\n" });
+    expect(r.stderr).toMatch(/^vmsfx: \d+ blocks \([\d.]+ MiB\) of this app are not on this computer and none of its servers answered.*\[VMSFX_OFFLINE\]\n$/);
+    expect(r.code).toBe(60);
+    expect(r.stdout).toBe("");
+  });
+});
