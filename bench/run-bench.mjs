@@ -2,6 +2,8 @@
 // restore, a cold boot, and QEMU (TCG) migrate-to-file. Writes bench/results/shell.json and
 // bench/results/shell.md (the table in the README). Runs each resume RUNS times; medians reported.
 import { spawn, execFileSync } from "node:child_process";
+import { createServer, get } from "node:http";
+import { createReadStream, createWriteStream } from "node:fs";
 import { mkdirSync, readFileSync, statSync, writeFileSync, existsSync, rmSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -42,6 +44,39 @@ function timed(cmd, args, { input, until, timeoutMs = 120_000, signalOnHit }) {
     });
     if (signalOnHit) child.stdin.write(input);
     else child.stdin.end(input);
+  });
+}
+
+/** A static server for the published folder and the whole bundle, with optional latency per request. */
+function staticServer(dir, wholeBundle, latencyMs) {
+  return new Promise((resolve) => {
+    const server = createServer((req, res) => {
+      setTimeout(() => {
+        const rel = decodeURIComponent(new URL(req.url, "http://x").pathname);
+        const file = rel === "/whole.vmsfx" ? wholeBundle : path.join(dir, path.normalize(rel).replace(/^(\.\.[/\\])+/, ""));
+        if (!file.startsWith(dir) && file !== wholeBundle) return res.writeHead(404).end();
+        let size;
+        try {
+          size = statSync(file).size;
+        } catch {
+          return res.writeHead(404).end();
+        }
+        res.writeHead(200, { "content-length": size });
+        createReadStream(file).pipe(res);
+      }, latencyMs);
+    });
+    server.listen(0, "127.0.0.1", () => resolve(server));
+  });
+}
+
+function download(url, to) {
+  return new Promise((resolve, reject) => {
+    get(url, (res) => {
+      const out = createWriteStream(to);
+      res.pipe(out);
+      out.on("finish", resolve);
+      out.on("error", reject);
+    }).on("error", reject);
   });
 }
 
@@ -103,6 +138,47 @@ async function main() {
   }
   rmSync(`${app}.vmsfx-state`, { recursive: true, force: true });
 
+  log("thin bundle over loopback HTTP (0 and 20 ms added latency per request)");
+  const site = path.join(work, "site");
+  rmSync(site, { recursive: true, force: true });
+  execFileSync(process.execPath, [cli, "publish", bundle, "-o", site, "-q"], { cwd: root });
+  const thin = {};
+  for (const latencyMs of [0, 20]) {
+    const server = await staticServer(site, bundle, latencyMs);
+    const base = `http://127.0.0.1:${server.address().port}`;
+    const thinApp = path.join(work, `thin-${latencyMs}.vmsfx`);
+    execFileSync(process.execPath, [cli, "pack", snap, "--thin", "--remote", `${base}/`, "--include", "none", "-o", thinApp, "-q"], { cwd: root });
+    const runs = [];
+    for (let i = 0; i < Math.min(RUNS, 5); i++) {
+      const stateDir = path.join(work, `thin-state-${latencyMs}-${i}`);
+      rmSync(stateDir, { recursive: true, force: true });
+      const o = await timed(process.execPath, [cli, "run", thinApp, "--timings", "--state-dir", stateDir], { input: QUESTION + "poweroff\n", until: new RegExp(ANSWER) });
+      const t = JSON.parse(/vmsfx-timings (.*)/.exec(o.stderr)[1]);
+      runs.push({ answerMs: o.ms, runningMs: t.running, fetchedBytes: t.fetchedBytes });
+    }
+    // The alternative: download the whole bundle first, then run it.
+    const whole = [];
+    for (let i = 0; i < Math.min(RUNS, 3); i++) {
+      const dl = path.join(work, "downloaded.vmsfx");
+      const stateDir = path.join(work, `whole-state-${i}`);
+      rmSync(stateDir, { recursive: true, force: true });
+      const t0 = performance.now();
+      await download(`${base}/whole.vmsfx`, dl);
+      const downloadMs = performance.now() - t0;
+      const o = await timed(process.execPath, [cli, "run", dl, "--state-dir", stateDir], { input: QUESTION + "poweroff\n", until: new RegExp(ANSWER) });
+      whole.push({ answerMs: downloadMs + o.ms });
+    }
+    server.close();
+    thin[`latency${latencyMs}ms`] = {
+      thinFileBytes: statSync(thinApp).size,
+      answerMs: median(runs.map((r) => r.answerMs)),
+      runningMs: median(runs.map((r) => r.runningMs)),
+      fetchedBeforeResumeBytes: median(runs.map((r) => r.fetchedBytes)),
+      downloadWholeThenAnswerMs: median(whole.map((w) => w.answerMs)),
+      samples: runs,
+    };
+  }
+
   let qemu;
   if (existsSync(path.join(root, "bench/qemu-peer.mjs"))) {
     log("QEMU peer (TCG)");
@@ -141,6 +217,7 @@ async function main() {
       samples: exe,
       suspendAfterSmallChange: { saveMs: med(saves, "saveMs"), newBytes: med(saves, "newBytes"), packBytes: med(saves, "packBytes"), samples: saves },
     },
+    thin,
     qemu,
   };
   const ratio = (a, b) => (b ? Math.round((a / b) * 100) / 100 : null);
@@ -170,6 +247,7 @@ async function main() {
     `Medians of ${RUNS} runs on ${result.machine.cpus} cores (${result.machine.cpu}), Node ${process.version}, ${result.date.slice(0, 10)}. Times are from process start.`,
     `vmsfx resume breakdown (ms since process start, medians): ${Object.entries(result.vmsfx.breakdownMs).map(([k, v]) => `${k} ${v}`).join(", ")}.`,
     `Suspend after a small change (./app, then SIGTERM): saved in ${ms(result.executable.suspendAfterSmallChange.saveMs)}, ${(result.executable.suspendAfterSmallChange.newBytes / 1024).toFixed(0)} KiB of new blocks written (pack ${(result.executable.suspendAfterSmallChange.packBytes / 1024).toFixed(0)} KiB).`,
+    ...Object.entries(result.thin).map(([k, v]) => `Thin bundle (${(v.thinFileBytes / 1024).toFixed(0)} KiB file, --include none) over loopback HTTP, ${k.replace("latency", "").replace("ms", " ms")} added latency per request: guest answers at ${ms(v.answerMs)} (running ${ms(v.runningMs)}), ${mib(v.fetchedBeforeResumeBytes)} fetched before resume (compressed RAM ${mib(part("memory").storedBytes)}); downloading the whole bundle first, then running it: ${ms(v.downloadWholeThenAnswerMs)}.`),
     `Ratios: ./app running vs v86 restore ${ratio(result.executable.runningMs, result.v86Restore.runningMs)}×; vmsfx run running vs v86 restore ${result.ratios.runningVsV86Restore}×; cold boot / vmsfx running ${result.ratios.coldBootVsRunning}×; answer vs QEMU ${result.ratios.answerVsQemu ?? "—"}×; snapshot core vs QEMU zstd -19 ${result.ratios.snapshotCoreVsQemuZstd19 ?? "—"}×.`,
   ].join("\n");
   writeFileSync(path.join(root, "bench/results/shell.md"), md + "\n");

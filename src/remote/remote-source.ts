@@ -20,9 +20,13 @@ export interface RemoteBackedSource extends SnapshotSource, Pick<BundleSource, "
 }
 
 const HASH = /^[0-9a-f]{64}$/;
+const PARALLEL = 16;
 
 export function openRemoteBacked(local: SnapshotSource & Partial<Pick<BundleSource, "entry" | "readSpan">>, remotes: string[], cacheDir: string): RemoteBackedSource {
-  const fetcher = new HttpFetcher(remotes.map(remoteFromUrl));
+  // RAM arrives as ~100-500 blocks before the guest can run: with per-request latency, the number
+  // of requests in flight is what bounds the wait (measured at 20 ms per request: guest running
+  // after 965 ms with 6 sockets, 610 ms with 16).
+  const fetcher = new HttpFetcher(remotes.map(remoteFromUrl), { maxSockets: PARALLEL });
   const inFile = (h: BlockHash) => (local.entry ? local.entry(h) !== undefined : local.storedSize(h) !== undefined);
   const cachePath = (h: BlockHash) => {
     if (!HASH.test(h)) throw new Error(`not a block name: ${h}`);
@@ -58,7 +62,7 @@ export function openRemoteBacked(local: SnapshotSource & Partial<Pick<BundleSour
       for (const b of blocks) if (!inFile(b.hash) && !(await fromCache(b.hash))) wanted.push(b);
       let bytes = 0;
       const items = wanted.map((b) => ({ hash: b.hash, maxBytes: b.size + MAX_STORED_OVERHEAD, verify: (x: Uint8Array) => sha256Hex(x) === b.hash }));
-      for await (const got of fetcher.fetchMany(items, 6)) {
+      for await (const got of fetcher.fetchMany(items, PARALLEL)) {
         await keep(got.hash, got.bytes);
         bytes += got.bytes.byteLength;
       }
