@@ -3,6 +3,7 @@ import { VmsfxError } from "../errors";
 import { exitQuietlyOnClosedOutput, fail } from "./report-error";
 import { captureCommand, exeCommand, packCommand, publishCommand } from "./publish-commands";
 import { fingerprintCommand, keygenCommand } from "./key-commands";
+import { recordCommand } from "./record-command";
 import { inspectCommand, runCommand, verifyCommand } from "./read-commands";
 import { TARGET_NAMES, type TargetName } from "../packaging/node-targets";
 import { resetState } from "../launcher/reset-state";
@@ -159,6 +160,19 @@ export async function main(argv: string[]): Promise<number> {
           .option("quiet", { alias: "q", type: "boolean", default: false })
           .example("$0 publish app.vmsfx -o /var/www/apps/shell", ""),
       (a) => run(publishCommand({ input: a.input, out: a.out, json: a.json, quiet: a.quiet })),
+    )
+    .command(
+      "record <snapshot>",
+      "Resume a snapshot directory, note which disk blocks the guest reads first, and keep that hot set in its manifest",
+      (y) =>
+        y
+          .positional("snapshot", { type: "string", demandOption: true })
+          .option("input", { type: "string", describe: "a file of commands typed into the guest, line by line (as a first user would)" })
+          .option("seconds", { type: "number", default: 5, describe: "how long to record" })
+          .option("verbose", { alias: "v", type: "boolean", default: false, describe: "show the guest console" })
+          .option("quiet", { alias: "q", type: "boolean", default: false })
+          .example("$0 record snap --input first-steps.txt --seconds 5", ""),
+      (a) => run(recordCommand({ snapshot: a.snapshot, input: a.input, seconds: a.seconds, verbose: a.verbose, quiet: a.quiet })),
     )
     .command(
       "keygen",

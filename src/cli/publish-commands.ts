@@ -86,6 +86,13 @@ function thinSelection(m: Manifest, include: ThinOptions["include"] = "memory"):
     add(m.memory);
     add(m.vgaMemory);
   }
+  if (include === "hot") {
+    if (!m.hot) throw new VmsfxError("VMSFX_USAGE", "--include hot needs a recorded hot set: run `vmsfx record <snapshot>` first.");
+    for (const h of m.hot) {
+      const map = m.disks.find((d) => d.slot === h.slot)!.map;
+      for (const i of h.blocks) if (map.blocks[i]) keep.add(map.blocks[i]!);
+    }
+  }
   return keep;
 }
 

@@ -37,6 +37,10 @@ export interface RunOptions {
   unlock?: Unlocker;
   /** The publisher key the bundle must be signed with (`--require-signer`). */
   requireSigner?: string;
+  /** Called the first time the guest reads each disk block (`vmsfx record`). */
+  onDiskRead?: (slot: DiskSlot, index: number) => void;
+  /** Suspend after this long (`vmsfx record` ends its session this way). */
+  maxRunMs?: number;
   /** Milliseconds since process start at each step, for `--timings` and the benchmark. */
   timings?: Record<string, number>;
   stdin: NodeJS.ReadStream;
@@ -113,7 +117,11 @@ export async function runBundle(file: string, assets: EngineAssets, opts: RunOpt
     }
     const reader = await BlockReader.open(source);
     const disks: Partial<Record<DiskSlot, OverlayDisk>> = {};
-    for (const d of m.disks) disks[d.slot] = new OverlayDisk(d.map.size, d.map.blockSize, baseReader(reader, d.map));
+    for (const d of m.disks) {
+      const read = baseReader(reader, d.map);
+      const onRead = opts.onDiskRead;
+      disks[d.slot] = new OverlayDisk(d.map.size, d.map.blockSize, onRead ? (i) => (onRead(d.slot, i), read(i)) : read);
+    }
     const machine: MachineSpec = {
       memoryBytes: m.machine.memoryBytes,
       vgaMemoryBytes: m.machine.vgaMemoryBytes,
@@ -163,6 +171,16 @@ export async function runBundle(file: string, assets: EngineAssets, opts: RunOpt
     // A signal asks for a suspend; once saving has begun, further signals wait for it to finish
     // (a kill -9 is still safe: the previous resume point stays until the new one is complete).
     const sessionTimer = gate.sessionLimitMs !== undefined ? setTimeout(() => finish("session-limit"), gate.sessionLimitMs) : undefined;
+    const runTimer = opts.maxRunMs !== undefined ? setTimeout(() => finish("detached"), opts.maxRunMs) : undefined;
+    if (thin && m.hot && !coldBoot) {
+      // The recorded hot set goes into the cache in the background, so the disk reads right after
+      // resume find their blocks local; a block not fetched in time is fetched on demand anyway.
+      const hot = m.hot.flatMap((h) => {
+        const map = m.disks.find((d) => d.slot === h.slot)!.map;
+        return h.blocks.flatMap((i) => (map.blocks[i] ? [{ hash: map.blocks[i]!, size: blockLength(map, i) }] : []));
+      });
+      thin.prefetch(hot).catch(() => undefined);
+    }
     const onSignal = () => finish("signal");
     const signals = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
     for (const s of signals) process.on(s, onSignal);
@@ -170,6 +188,7 @@ export async function runBundle(file: string, assets: EngineAssets, opts: RunOpt
     outputClosed.handle = () => finish("signal");
     const reason = await finished;
     clearTimeout(sessionTimer);
+    clearTimeout(runTimer);
     bridge.close();
     await host.flushDisks();
     if (fatal) throw fatal;

@@ -18,6 +18,13 @@ export function hotOrder(m: Manifest): { hash: BlockHash; size: number }[] {
   addMap(m.state);
   addMap(m.memory);
   addMap(m.vgaMemory);
+  for (const h of m.hot ?? []) {
+    const map = m.disks.find((d) => d.slot === h.slot)!.map;
+    for (const i of h.blocks) {
+      const hash = map.blocks[i];
+      if (hash) add(hash, blockLength(map, i));
+    }
+  }
   m.disks.forEach((d) => addMap(d.map));
   if (m.boot) [m.boot.bios, m.boot.vgaBios, m.boot.kernel, m.boot.initrd].forEach((x) => x && addMap(x));
   return out;

@@ -68,6 +68,11 @@ export interface Manifest {
    * file cannot point the launcher at another server.
    */
   remotes?: string[];
+  /**
+   * The disk blocks a guest read first after resume, in that order (`vmsfx record`): packed right
+   * after RAM, kept by `pack --thin --include hot`, and prefetched in the background on resume.
+   */
+  hot?: { slot: "hda" | "hdb"; blocks: number[] }[];
 }
 
 const HASH_RE = /^[0-9a-f]{64}$/;
@@ -108,6 +113,17 @@ function regexSource(v: unknown, path: string): string {
     fail(path, "must be a valid regular expression");
   }
   return s;
+}
+
+function validateHot(v: unknown, disks: DiskEntry[]): { slot: "hda" | "hdb"; blocks: number[] }[] {
+  if (!Array.isArray(v) || v.length > 2) fail("hot", "must be a list of at most 2 disks");
+  return v.map((h, i) => {
+    const o = obj(h, `hot[${i}]`);
+    const disk = disks.find((d) => d.slot === o.slot);
+    if (!disk) fail(`hot[${i}].slot`, "names no disk of this machine");
+    if (!Array.isArray(o.blocks) || o.blocks.length > disk.map.blocks.length) fail(`hot[${i}].blocks`, "must list block numbers of that disk");
+    return { slot: disk.slot, blocks: o.blocks.map((n, j) => int(n, `hot[${i}].blocks[${j}]`, 0, disk.map.blocks.length - 1)) };
+  });
 }
 
 export function validateRemotes(v: unknown): string[] {
@@ -210,6 +226,7 @@ export function validateManifest(raw: unknown): Manifest {
     console: { tail: str(consoleInfo.tail, "console.tail", 8192) },
     policy: m.policy === undefined ? undefined : validatePolicy(m.policy, "manifest policy"),
     remotes: m.remotes === undefined ? undefined : validateRemotes(m.remotes),
+    hot: m.hot === undefined ? undefined : validateHot(m.hot, disks),
   };
 }
 

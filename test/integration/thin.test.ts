@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, inject } from "vitest";
-import { readdirSync, statSync } from "node:fs";
+import { cpSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { vmsfx } from "../helpers/cli";
 import { tempDir } from "../helpers/synthetic-snapshot";
@@ -66,6 +66,41 @@ describe("thin bundles", () => {
     const r = await vmsfx(["run", app], { input: "echo $((6*7))xyz\npoweroff\n" });
     expect(r.stdout).toContain("42xyz");
     expect(r.code).toBe(0);
+  }, 120_000);
+
+  it("a full bundle served as it is works as a remote (footer and TOC by range, then one range per block)", async () => {
+    const site = await startFaultServer({ files: { "/full.vmsfx": inject("bundlePath") }, maxRequests: 2000 });
+    servers.push(site);
+    const app = await thinFor([`${site.url}/full.vmsfx`]);
+    const r = await vmsfx(["run", app], { input: "echo $((6*7))xyz\npoweroff\n" });
+    expect(r.stdout).toContain("42xyz");
+    expect(r.code).toBe(0);
+    expect(site.requests.every((q) => q.range)).toBe(true);
+  }, 120_000);
+
+  it("record keeps the disk blocks a guest reads first; --include hot packs them and resume needs no disk fetch for them", async () => {
+    const snap = path.join(tempDir(), "snap");
+    cpSync(inject("snapshotDir"), snap, { recursive: true });
+    const script = path.join(tempDir(), "first.txt");
+    writeFileSync(script, "cat /mnt/hello.txt\n");
+    const rec = await vmsfx(["record", snap, "--input", script, "--seconds", "3"]);
+    expect(rec.code).toBe(0);
+    const hot = JSON.parse(readFileSync(path.join(snap, "manifest.json"), "utf8")).hot;
+    expect(hot[0].slot).toBe("hda");
+    expect(hot[0].blocks.length).toBeGreaterThan(0);
+    const site = await startFaultServer({ dir: await published(), maxRequests: 2000 });
+    servers.push(site);
+    const out = path.join(tempDir(), "hot.vmsfx");
+    expect((await vmsfx(["pack", snap, "--thin", "--remote", `${site.url}/`, "--include", "hot", "-o", out, "-q"])).code).toBe(0);
+    const r = await vmsfx(["run", out], { input: "cat /mnt/hello.txt\npoweroff\n" });
+    expect(r.stdout).toContain("hello from the vmsfx sample disk");
+    expect(r.code).toBe(0);
+    // RAM and the recorded disk blocks were in the file: none of them was asked of the server.
+    const manifest = JSON.parse(readFileSync(path.join(snap, "manifest.json"), "utf8"));
+    const hotHashes = hot[0].blocks.map((i: number) => manifest.disks[0].map.blocks[i]).filter(Boolean);
+    const memoryHashes = manifest.memory.blocks.filter(Boolean);
+    const asked = site.requests.map((q) => q.path);
+    for (const h of [...hotHashes, ...memoryHashes]) expect(asked.some((p) => p.endsWith(h))).toBe(false);
   }, 120_000);
 
   it("offline with blocks missing: one clear error naming how many blocks and bytes, exit 60", async () => {
