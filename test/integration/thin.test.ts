@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it, inject } from "vitest";
-import { cpSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { vmsfx } from "../helpers/cli";
+import { ROOT, vmsfx } from "../helpers/cli";
+import { execFileSync } from "node:child_process";
 import { tempDir } from "../helpers/synthetic-snapshot";
 import { startFaultServer, type FaultServer } from "../helpers/fault-server";
 
@@ -101,6 +102,21 @@ describe("thin bundles", () => {
     const memoryHashes = manifest.memory.blocks.filter(Boolean);
     const asked = site.requests.map((q) => q.path);
     for (const h of [...hotHashes, ...memoryHashes]) expect(asked.some((p) => p.endsWith(h))).toBe(false);
+  }, 120_000);
+
+  it("resumes from a published folder served by a real nginx", async (ctx) => {
+    if (!["/usr/sbin/nginx", "/usr/bin/nginx"].some((p) => existsSync(p))) return ctx.skip(); // .ci/run installs it
+    const script = path.join(ROOT, "build-scripts/nginx-test-server.sh");
+    const port = String(18000 + Math.floor(Math.random() * 2000));
+    execFileSync("bash", [script, "start", await published(), port], { stdio: "ignore" });
+    try {
+      const app = await thinFor([`http://127.0.0.1:${port}/`]);
+      const r = await vmsfx(["run", app], { input: "cat /mnt/hello.txt\npoweroff\n" });
+      expect(r.stdout).toContain("hello from the vmsfx sample disk");
+      expect(r.code).toBe(0);
+    } finally {
+      execFileSync("bash", [script, "stop", port], { stdio: "ignore" });
+    }
   }, 120_000);
 
   it("offline with blocks missing: one clear error naming how many blocks and bytes, exit 60", async () => {
