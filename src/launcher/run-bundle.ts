@@ -111,6 +111,14 @@ export async function runBundle(file: string, assets: EngineAssets, opts: RunOpt
       if (coldBoot && m.boot) [m.boot.bios, m.boot.vgaBios, m.boot.kernel, m.boot.initrd].forEach((b) => b && want(b));
       else [m.state, m.memory, m.vgaMemory].forEach((b) => want(b));
       m.disks.forEach((d) => want(d.map, 1));
+      // The recorded hot set rides in the same parallel batch: a few more blocks cost no extra
+      // round trip now, where fetching them on demand right after resume costs one each.
+      if (!coldBoot) {
+        for (const h of m.hot ?? []) {
+          const map = m.disks.find((d) => d.slot === h.slot)!.map;
+          for (const i of h.blocks) if (map.blocks[i] && !local.has(map.blocks[i]!)) needed.set(map.blocks[i]!, blockLength(map, i));
+        }
+      }
       const got = await thin.prefetch([...needed].map(([hash, size]) => ({ hash, size })));
       mark("fetched");
       if (opts.timings) opts.timings.fetchedBytes = got.bytes;
@@ -172,15 +180,6 @@ export async function runBundle(file: string, assets: EngineAssets, opts: RunOpt
     // (a kill -9 is still safe: the previous resume point stays until the new one is complete).
     const sessionTimer = gate.sessionLimitMs !== undefined ? setTimeout(() => finish("session-limit"), gate.sessionLimitMs) : undefined;
     const runTimer = opts.maxRunMs !== undefined ? setTimeout(() => finish("detached"), opts.maxRunMs) : undefined;
-    if (thin && m.hot && !coldBoot) {
-      // The recorded hot set goes into the cache in the background, so the disk reads right after
-      // resume find their blocks local; a block not fetched in time is fetched on demand anyway.
-      const hot = m.hot.flatMap((h) => {
-        const map = m.disks.find((d) => d.slot === h.slot)!.map;
-        return h.blocks.flatMap((i) => (map.blocks[i] ? [{ hash: map.blocks[i]!, size: blockLength(map, i) }] : []));
-      });
-      thin.prefetch(hot).catch(() => undefined);
-    }
     const onSignal = () => finish("signal");
     const signals = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
     for (const s of signals) process.on(s, onSignal);

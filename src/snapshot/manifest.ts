@@ -70,7 +70,7 @@ export interface Manifest {
   remotes?: string[];
   /**
    * The disk blocks a guest read first after resume, in that order (`vmsfx record`): packed right
-   * after RAM, kept by `pack --thin --include hot`, and prefetched in the background on resume.
+   * after RAM, kept by `pack --thin --include hot`, and fetched along with RAM by a thin launch.
    */
   hot?: { slot: "hda" | "hdb"; blocks: number[] }[];
 }
