@@ -15,6 +15,8 @@ set -euo pipefail
 
 log() { printf 'arm64-sysroot: %s\n' "$*" >&2; }
 die() { printf 'arm64-sysroot: error: %s\n' "$*" >&2; exit 1; }
+# shellcheck source=lib/apt-debs.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/apt-debs.sh"
 
 REPO_ROOT=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)
 cd "$REPO_ROOT"
@@ -23,16 +25,6 @@ SYSROOT=.cache/arm64-sysroot
 PACKAGES=(libc6:arm64 libgcc-s1:arm64 libstdc++6:arm64)
 STAMP=$SYSROOT/.packages
 
-as_root() { if [[ $EUID -eq 0 ]]; then "$@"; else sudo "$@"; fi; }
-apt_updated=0
-apt_update_once() {
-	((apt_updated)) && return 0
-	log "running apt-get update"
-	# A mirror mid-sync fails one index now and then; the ones we need may still be fine, and
-	# apt-get download below says clearly if they are not.
-	as_root apt-get update -qq >&2 || log "apt-get update reported errors; going on with the lists it has"
-	apt_updated=1
-}
 
 mkdir -p .cache
 # Two test runs at once would race on the final rename; serialise them.
@@ -68,19 +60,7 @@ if ((count < ${#PACKAGES[@]})); then
 	fi
 	apt-cache show libc6:arm64 >/dev/null 2>&1 || apt_update_once
 	rm -f "$DEB_DIR"/*_arm64.deb
-	mkdir -p "$DEB_DIR"
-	tmp=$(mktemp -d "$DEB_DIR/.download.XXXXXX")
-	# As root, apt drops to the _apt user, which cannot write to our folder.
-	opts=(-q)
-	[[ $EUID -eq 0 ]] && opts+=(-o APT::Sandbox::User=root)
-	log "downloading: ${PACKAGES[*]}"
-	if ! (cd "$tmp" && apt-get download "${opts[@]}" "${PACKAGES[@]}" >&2); then
-		# Stale package lists point at files the mirror no longer has.
-		apt_update_once
-		(cd "$tmp" && apt-get download "${opts[@]}" "${PACKAGES[@]}" >&2) || { rm -rf "$tmp"; die "apt-get download ${PACKAGES[*]} failed"; }
-	fi
-	mv "$tmp"/*.deb "$DEB_DIR"/
-	rmdir "$tmp"
+	download_debs "$DEB_DIR" "${PACKAGES[@]}"
 fi
 
 log "unpacking $(debs | wc -l) packages into $SYSROOT"

@@ -19,6 +19,8 @@ set -euo pipefail
 
 log() { printf 'build-sample: %s\n' "$*" >&2; }
 die() { printf 'build-sample: error: %s\n' "$*" >&2; exit 1; }
+# shellcheck source=lib/apt-debs.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/apt-debs.sh"
 
 usage="usage: bash build-scripts/build-sample.sh shell"
 [[ $# -eq 1 ]] || die "$usage"
@@ -75,17 +77,7 @@ fi
 
 # --- apt helpers (only used when something is missing) ----------------------
 
-as_root() {
-	if [[ $EUID -eq 0 ]]; then "$@"; else sudo "$@"; fi
-}
 
-apt_updated=0
-apt_update_once() {
-	((apt_updated)) && return 0
-	log "running apt-get update"
-	as_root apt-get update -qq >&2 || die "apt-get update failed"
-	apt_updated=1
-}
 
 # The kernel and busybox are i386 packages; on other hosts apt only sees them
 # once i386 is a foreign architecture.
@@ -125,23 +117,6 @@ cached_deb() {
 	compgen -G "$DEB_DIR/$glob" | sort -V | tail -n 1 || true
 }
 
-# apt-get download into a scratch folder, then move the .deb into the cache,
-# so an interrupted download never leaves a partial file under a real name.
-download_debs() {
-	local tmp
-	tmp=$(mktemp -d "$DEB_DIR/.download.XXXXXX")
-	# As root, apt drops to the _apt user, which cannot write to our folder.
-	local -a opts=(-q)
-	[[ $EUID -eq 0 ]] && opts+=(-o APT::Sandbox::User=root)
-	log "downloading: $*"
-	if ! (cd "$tmp" && apt-get download "${opts[@]}" "$@" >&2); then
-		# Stale package lists point at files the mirror no longer has.
-		apt_update_once
-		(cd "$tmp" && apt-get download "${opts[@]}" "$@" >&2) || { rm -rf "$tmp"; die "apt-get download $* failed"; }
-	fi
-	mv "$tmp"/*.deb "$DEB_DIR"/
-	rmdir "$tmp"
-}
 
 KERNEL_DEB=$(cached_deb "linux-image-*-$KERNEL_FLAVOUR-unsigned_*_i386.deb")
 BUSYBOX_DEB=$(cached_deb 'busybox-static_*_i386.deb')
@@ -163,7 +138,7 @@ if [[ -z $KERNEL_DEB || -z $BUSYBOX_DEB || -z $SEABIOS_DEB ]]; then
 	fi
 	[[ -n $BUSYBOX_DEB ]] || wanted+=(busybox-static:i386)
 	[[ -n $SEABIOS_DEB ]] || wanted+=(seabios)
-	download_debs "${wanted[@]}"
+	download_debs "$DEB_DIR" "${wanted[@]}"
 	KERNEL_DEB=$(cached_deb "linux-image-*-$KERNEL_FLAVOUR-unsigned_*_i386.deb")
 	BUSYBOX_DEB=$(cached_deb 'busybox-static_*_i386.deb')
 	SEABIOS_DEB=$(cached_deb 'seabios_*_all.deb')
