@@ -4,6 +4,7 @@ import { exitQuietlyOnClosedOutput, fail } from "./report-error";
 import { captureCommand, exeCommand, packCommand, publishCommand } from "./publish-commands";
 import { fingerprintCommand, keygenCommand } from "./key-commands";
 import { recordCommand } from "./record-command";
+import { ACCESS_OPTIONS, accessFrom } from "./access-options";
 import { inspectCommand, runCommand, verifyCommand } from "./read-commands";
 import { TARGET_NAMES, type TargetName } from "../packaging/node-targets";
 import { resetState } from "../launcher/reset-state";
@@ -112,11 +113,9 @@ export async function main(argv: string[]): Promise<number> {
         y
           .positional("target", { type: "string", demandOption: true })
           .option("json", { type: "boolean", default: false })
-          .option("passphrase-file", { type: "string", describe: "an encrypted bundle's passphrase, from this file's first line (else asked on the terminal)" })
-          .option("key-file", { type: "string", describe: "an encrypted bundle's key file" })
-          .option("require-signer", { type: "string", describe: "refuse the bundle unless signed by this publisher key (base64, or a .pub file)" })
+          .options(ACCESS_OPTIONS)
           .example("$0 inspect app.vmsfx --json", ""),
-      (a) => run(inspectCommand({ target: a.target, json: a.json, passphraseFile: a["passphrase-file"], keyFile: a["key-file"] })),
+      (a) => run(inspectCommand({ target: a.target, json: a.json, ...accessFrom(a) })),
     )
     .command(
       "verify <target>",
@@ -127,10 +126,8 @@ export async function main(argv: string[]): Promise<number> {
           .option("state-dir", { type: "string", describe: "also verify the resume point kept here (default: next to the bundle, when there is one)" })
           .option("json", { type: "boolean", default: false })
           .option("quiet", { alias: "q", type: "boolean", default: false })
-          .option("passphrase-file", { type: "string", describe: "an encrypted bundle's passphrase, from this file's first line (else asked on the terminal)" })
-          .option("key-file", { type: "string", describe: "an encrypted bundle's key file" })
-          .option("require-signer", { type: "string", describe: "refuse the bundle unless signed by this publisher key (base64, or a .pub file)" }),
-      (a) => run(verifyCommand({ target: a.target, json: a.json, quiet: a.quiet, stateDir: a["state-dir"], passphraseFile: a["passphrase-file"], keyFile: a["key-file"], requireSigner: a["require-signer"] })),
+          .options(ACCESS_OPTIONS),
+      (a) => run(verifyCommand({ target: a.target, json: a.json, quiet: a.quiet, stateDir: a["state-dir"], ...accessFrom(a) })),
     )
     .command(
       "run <bundle>",
@@ -142,12 +139,10 @@ export async function main(argv: string[]): Promise<number> {
           .option("state-dir", { type: "string", describe: "where your changes are kept (default: <bundle>.vmsfx-state next to it)" })
           .option("reset", { type: "boolean", default: false, describe: "discard the saved changes (asks first on a terminal) and exit" })
           .option("timings", { type: "boolean", default: false, describe: "print a JSON line of resume timings to stderr" })
-          .option("passphrase-file", { type: "string", describe: "an encrypted bundle's passphrase, from this file's first line (else asked on the terminal)" })
-          .option("key-file", { type: "string", describe: "an encrypted bundle's key file" })
-          .option("require-signer", { type: "string", describe: "refuse the bundle unless signed by this publisher key (base64, or a .pub file)" })
+          .options(ACCESS_OPTIONS)
           .epilogue("On a terminal, Ctrl-] then q suspends the guest; the next run continues where it stopped (--fresh or --reset to start over). With piped input the guest runs until it powers off.")
           .example("printf 'cat /mnt/hello.txt\\npoweroff\\n' | $0 run app.vmsfx", ""),
-      (a) => run(a.reset ? resetState(a.bundle, a["state-dir"]) : runCommand({ bundle: a.bundle, fresh: a.fresh, stateDir: a["state-dir"], timings: a.timings, passphraseFile: a["passphrase-file"], keyFile: a["key-file"], requireSigner: a["require-signer"] })),
+      (a) => run(a.reset ? resetState(a.bundle, a["state-dir"]) : runCommand({ bundle: a.bundle, fresh: a.fresh, stateDir: a["state-dir"], timings: a.timings, ...accessFrom(a) })),
     )
     .command(
       "publish <input>",

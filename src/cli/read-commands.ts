@@ -42,6 +42,10 @@ export async function inspectCommand(a: { target: string; json: boolean } & Acce
     const fileBytes = source.kind === "bundle" ? (await fsp.stat(a.target)).size : undefined;
     // Who signed it (not yet checked here: `verify` does) and what it restricts.
     const signedBy = source.signature ? parseSignature(source.signature, a.target).key : undefined;
+    if (a.requireSigner) {
+      if (!source.signature || !source.manifestBytes) throw new VmsfxError("VMSFX_SIGNATURE_INVALID", `${a.target} is not signed.`);
+      checkSignature(source.manifestBytes, parseSignature(source.signature, a.target), a.target, await resolvePublicKey(a.requireSigner));
+    }
     const restrictions = { signedBy, encrypted: !!source.cipher, policy: m.policy };
     if (a.json) out(JSON.stringify({ kind: source.kind, path: a.target, fileBytes, ...restrictions, ...report }, null, 2));
     else {

@@ -63,9 +63,6 @@ export class GuestHost {
     await this.wait("running");
   }
 
-  whenRunning(): Promise<void> {
-    return this.wait("running").then(() => undefined);
-  }
 
   input(bytes: Uint8Array): void {
     if (!this.terminated) this.send({ type: "input", bytes });

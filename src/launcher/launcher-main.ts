@@ -3,6 +3,7 @@ import { exitQuietlyOnClosedOutput, fail } from "../cli/report-error";
 import { inspectCommand, runCommand, verifyCommand } from "../cli/read-commands";
 import { resetState } from "./reset-state";
 import { fingerprintCommand } from "../cli/key-commands";
+import { ACCESS_OPTIONS, accessFrom } from "../cli/access-options";
 import { loadSeaAssets } from "./sea-assets";
 
 /**
@@ -14,7 +15,7 @@ async function main(argv: string[]): Promise<number> {
   const self = process.execPath;
   const a = await yargs(argv)
     .scriptName(self.split(/[\\/]/).pop() ?? "app")
-    .usage("$0 [options]\n\nA vmsfx app: a Linux guest snapshot in one file. Run it to resume the guest on this terminal.\nOn a terminal, Ctrl-] then q stops it.")
+    .usage("$0 [options]\n\nA vmsfx app: a Linux guest snapshot in one file. Run it to resume the guest on this terminal.\nOn a terminal, Ctrl-] then q suspends it; the next run continues where it stopped.")
     .option("info", { type: "boolean", default: false, describe: "show what this file holds and exit" })
     .option("verify", { type: "boolean", default: false, describe: "check every block against its SHA-256 and exit" })
     .option("fresh", { type: "boolean", default: false, describe: "cold-boot the guest instead of resuming" })
@@ -22,9 +23,7 @@ async function main(argv: string[]): Promise<number> {
     .option("state-dir", { type: "string", describe: "where changes are kept (default: <this file>.vmsfx-state next to it)" })
     .option("json", { type: "boolean", default: false, describe: "with --info or --verify: JSON output" })
     .option("timings", { type: "boolean", default: false, describe: "print a JSON line of resume timings to stderr" })
-    .option("passphrase-file", { type: "string", describe: "if the app is encrypted: its passphrase, from this file's first line (else asked)" })
-    .option("key-file", { type: "string", describe: "if the app is encrypted: its key file" })
-    .option("require-signer", { type: "string", describe: "refuse to run unless signed by this publisher key (base64, or a .pub file)" })
+    .options(ACCESS_OPTIONS)
     .option("fingerprint", { type: "boolean", default: false, describe: "print this machine's fingerprint (for a publisher's machine list) and exit" })
     .strict()
     .help()
@@ -36,7 +35,7 @@ async function main(argv: string[]): Promise<number> {
     })
     .parseAsync();
   const stateDir = a["state-dir"];
-  const access = { passphraseFile: a["passphrase-file"], keyFile: a["key-file"], requireSigner: a["require-signer"] };
+  const access = accessFrom(a);
   if (a.fingerprint) return fingerprintCommand();
   if (a.info) return inspectCommand({ target: self, json: a.json, ...access });
   if (a.verify) return verifyCommand({ target: self, json: a.json, quiet: false, stateDir, ...access });

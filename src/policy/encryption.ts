@@ -27,7 +27,6 @@ export interface EncryptionHeader {
 
 const NONCE = 12;
 const TAG = 16;
-export const SEAL_OVERHEAD = NONCE + TAG;
 const SCRYPT = { N: 1 << 15, r: 8, p: 1 };
 
 export type Secret = { passphrase: string } | { keyFile: string };
@@ -71,7 +70,7 @@ export class BlockCipher {
   }
 
   open(sealed: Uint8Array, where: string): Uint8Array {
-    if (sealed.byteLength < SEAL_OVERHEAD) throw new VmsfxError("VMSFX_BLOCK_HASH_MISMATCH", `${where}: an encrypted block is too short. The file is damaged.`);
+    if (sealed.byteLength < NONCE + TAG) throw new VmsfxError("VMSFX_BLOCK_HASH_MISMATCH", `${where}: an encrypted block is too short. The file is damaged.`);
     const b = Buffer.from(sealed.buffer, sealed.byteOffset, sealed.byteLength);
     const d = createDecipheriv("aes-256-gcm", this.key, b.subarray(0, NONCE));
     d.setAuthTag(b.subarray(b.length - TAG));
@@ -83,10 +82,6 @@ export class BlockCipher {
   }
 }
 
-export function isEncryptedHeader(bytes: Uint8Array): boolean {
-  // Cheap sniff before a full parse: plain manifests start with {"format":"vmsfx-snapshot".
-  return Buffer.from(bytes.buffer, bytes.byteOffset, Math.min(bytes.byteLength, 64)).toString("utf8").includes('"vmsfx-encrypted"');
-}
 
 export function parseEncryptionHeader(bytes: Uint8Array, where: string): EncryptionHeader {
   let h: EncryptionHeader;
