@@ -10,7 +10,7 @@ import { blockLength, serializeManifest, type BlockMap, type Manifest } from "..
 import { sha256Hex } from "../snapshot/block-codec";
 import type { BundleSource } from "../snapshot/bundle-reader";
 import { openLayeredSource } from "../snapshot/layered-source";
-import { readResumePoint, type ResumePoint } from "../snapshot/resume-point";
+import { guardPackBlocks, openResumePoint, type ResumePoint } from "../snapshot/resume-point";
 import { attachConsole } from "./console-bridge";
 import { SerialTail } from "./terminal-answerer";
 import { openStateDir } from "./state-dir";
@@ -87,7 +87,10 @@ export async function runBundle(file: string, assets: EngineAssets, opts: RunOpt
       appPath: file,
       now: new Date(),
     });
-    let previous: ResumePoint | undefined = opts.fresh ? undefined : await readResumePoint(state.path);
+    // A damaged resume point is moved aside (kept for inspection) and the bundle's state is used.
+    const opened = opts.fresh ? {} : await openResumePoint(state.path);
+    if (opened.notice) opts.stderr.write(`${opened.notice}\n`);
+    let previous: ResumePoint | undefined = opened.point;
     if (previous && previous.bundleManifestSha256 !== bundleManifestSha256) {
       opts.stderr.write(`vmsfx: the changes saved in ${state.path} belong to another version of this app; starting from this one's own state (they are replaced when it exits).\n`);
       previous = undefined;
@@ -96,7 +99,7 @@ export async function runBundle(file: string, assets: EngineAssets, opts: RunOpt
     const thin = bundle.kind === "bundle" && bundle.manifest.remotes ? openRemoteBacked(bundle as unknown as BundleSource, bundle.manifest.remotes, path.join(state.path, "cache")) : undefined;
     const base = thin ?? bundle;
     source = base;
-    if (previous && bundle.kind === "bundle") source = await openLayeredSource(base as unknown as BundleSource, previous, state.path);
+    if (previous && bundle.kind === "bundle") source = guardPackBlocks(await openLayeredSource(base as unknown as BundleSource, previous, state.path), previous, state.path);
     mark("opened");
     const m = source.manifest;
     const coldBoot = opts.fresh || previous?.kind === "powered-off";

@@ -150,7 +150,23 @@ export async function writeLedger(stateDir: string, mirrorPath: string, appId: s
   const file: LedgerFile = { format: FILE_FORMAT, ledger: clean, mac: mac(appId, clean) };
   const bytes = Buffer.from(`${JSON.stringify(file, null, 2)}\n`, "utf8");
   for (const target of [mirrorPath, path.join(stateDir, LEDGER_FILE)]) {
-    await fsp.mkdir(path.dirname(target), { recursive: true }).catch((e) => Promise.reject(fromFsError(e, path.dirname(target), "creating the folder for the usage record")));
-    await writeFileAtomic(target, bytes);
+    try {
+      await fsp.mkdir(path.dirname(target), { recursive: true }).catch((e) => Promise.reject(fromFsError(e, path.dirname(target), "creating the folder for the usage record")));
+      await writeFileAtomic(target, bytes);
+    } catch (e) {
+      throw notRecorded(e, target);
+    }
   }
+}
+
+/**
+ * A restricted app is not started when its launch cannot be recorded (else a full or read-only
+ * disk would be a way around the launch limit). The old copies are untouched: writes are atomic.
+ */
+function notRecorded(e: unknown, target: string): VmsfxError {
+  const err = e instanceof VmsfxError ? e : fromFsError(e, target, "writing the usage record");
+  const why = err.code === "VMSFX_DISK_FULL" ? "no space left" : err.code === "VMSFX_IO" ? "read-only or permission denied" : undefined;
+  if (!why) return err;
+  const fix = err.code === "VMSFX_DISK_FULL" ? "Free some space and start it again." : `Make ${path.dirname(target)} writable (or set XDG_DATA_HOME to a writable folder) and start it again.`;
+  return new VmsfxError(err.code, `${target}: this app's usage record could not be saved (${why}), and a restricted app needs it to start. ${fix}`, { cause: e });
 }

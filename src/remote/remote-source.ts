@@ -38,9 +38,16 @@ export function openRemoteBacked(local: SnapshotSource & Partial<Pick<BundleSour
     if (bytes) await fsp.rm(cachePath(h), { force: true }); // damaged outside vmsfx: fetch again
     return undefined;
   };
+  // The cache only saves downloads: when it cannot be written (disk full, read-only), the
+  // verified block is used from memory, and the next launch fetches it again.
   const keep = async (h: BlockHash, bytes: Uint8Array) => {
-    await fsp.mkdir(cacheDir, { recursive: true });
-    await writeFileAtomic(cachePath(h), bytes);
+    try {
+      await fsp.mkdir(cacheDir, { recursive: true });
+      await writeFileAtomic(cachePath(h), bytes);
+    } catch (e) {
+      const code = (e as { code?: string }).code;
+      if (!["VMSFX_DISK_FULL", "VMSFX_IO", "ENOSPC", "EDQUOT", "EROFS", "EACCES", "EPERM"].includes(code ?? "")) throw e;
+    }
   };
   return {
     manifest: local.manifest,

@@ -1,9 +1,11 @@
 import { promises as fsp } from "node:fs";
 import * as path from "node:path";
-import { randomBytes } from "node:crypto";
-import { VmsfxError, fromFsError } from "../errors";
+import { createHash, randomBytes } from "node:crypto";
+import { VmsfxError, fromFsError, isVmsfxError } from "../errors";
 import { allMaps, validateManifest, type BlockHash, type Manifest } from "./manifest";
 import { writeFileAtomic } from "./atomic-file";
+import { sha256Hex } from "./block-codec";
+import type { SnapshotSource } from "./snapshot-source";
 
 /**
  * A resume point: where the user left off, kept in the state folder next to the app. It is a
@@ -12,6 +14,9 @@ import { writeFileAtomic } from "./atomic-file";
  * guest changed this session plus, copied byte for byte, the previous pack's blocks still in use
  * — fsyncs it, then switches `resume.json` with temp + fsync + rename, then deletes the old pack.
  * A crash at any moment leaves the old resume point or the new one, each complete.
+ *
+ * `resume.json` carries the SHA-256 of its own body and of the pack, so damage (a bad sector on
+ * a USB stick, a hand edit) is found when the app opens, before any of it reaches the guest.
  */
 
 export const RESUME_FILE = "resume.json";
@@ -27,12 +32,23 @@ export interface ResumePoint {
   savedAt: string;
   /** "powered-off": the guest shut down; next launch cold-boots with the saved disks. */
   kind: ResumeKind;
-  pack: { file: string; blocks: Record<BlockHash, [number, number]> } | null;
+  /** sha256/bytes: the whole pack file (absent in resume points saved before they were recorded). */
+  pack: { file: string; sha256?: string; bytes?: number; blocks: Record<BlockHash, [number, number]> } | null;
   manifest: Manifest;
 }
 
 function bad(file: string, what: string): VmsfxError {
-  return new VmsfxError("VMSFX_MANIFEST_INVALID", `${file}: the saved resume point is damaged (${what}). Start over from the app's original state with --reset (it asks first).`);
+  const e = new VmsfxError("VMSFX_MANIFEST_INVALID", `${file}: the saved resume point is damaged (${what}). Start over from the app's original state with --reset (it asks first).`);
+  return Object.assign(e, { detail: `${RESUME_FILE}: ${what}` });
+}
+
+// resume.json is `{"sha256":"<hex>","point":<body>}` with the hash over the exact body bytes,
+// so checking it needs no canonical re-serialization.
+const ENVELOPE = /^\{"sha256":"([0-9a-f]{64})","point":/;
+
+function envelope(point: ResumePoint): Buffer {
+  const body = JSON.stringify(point);
+  return Buffer.from(`{"sha256":"${sha256Hex(Buffer.from(body))}","point":${body}}`);
 }
 
 /** Reads and validates the resume point; undefined when there is none. */
@@ -43,9 +59,16 @@ export async function readResumePoint(stateDir: string): Promise<ResumePoint | u
     throw fromFsError(e, file, "reading the resume point");
   });
   if (text === undefined) return undefined;
+  let body = text;
+  const sealed = ENVELOPE.exec(text);
+  if (sealed) {
+    if (!text.endsWith("}")) throw bad(file, "cut short");
+    body = text.slice(sealed[0].length, -1);
+    if (sha256Hex(Buffer.from(body)) !== sealed[1]) throw bad(file, "its checksum does not match");
+  }
   let raw: Record<string, unknown>;
   try {
-    raw = JSON.parse(text);
+    raw = JSON.parse(body);
   } catch {
     throw bad(file, "not JSON");
   }
@@ -60,14 +83,113 @@ export async function readResumePoint(stateDir: string): Promise<ResumePoint | u
   }
   let pack: ResumePoint["pack"] = null;
   if (raw.pack !== null) {
-    const p = raw.pack as { file?: unknown; blocks?: unknown };
+    const p = raw.pack as { file?: unknown; sha256?: unknown; bytes?: unknown; blocks?: unknown };
     if (typeof p?.file !== "string" || !PACK_RE.test(p.file) || typeof p.blocks !== "object" || p.blocks === null) throw bad(file, "pack reference");
+    if (p.sha256 !== undefined && (typeof p.sha256 !== "string" || !/^[0-9a-f]{64}$/.test(p.sha256))) throw bad(file, "pack checksum");
+    if (p.bytes !== undefined && !(Number.isSafeInteger(p.bytes) && (p.bytes as number) >= 0)) throw bad(file, "pack size");
     for (const [h, v] of Object.entries(p.blocks)) {
       if (!/^[0-9a-f]{64}$/.test(h) || !Array.isArray(v) || v.length !== 2 || !v.every((n) => Number.isSafeInteger(n) && n >= 0)) throw bad(file, "pack index");
+      if (typeof p.bytes === "number" && v[0] + v[1] > p.bytes) throw bad(file, "pack index");
     }
-    pack = { file: p.file, blocks: p.blocks as Record<string, [number, number]> };
+    pack = { file: p.file, sha256: p.sha256 as string | undefined, bytes: p.bytes as number | undefined, blocks: p.blocks as Record<string, [number, number]> };
   }
   return { format: "vmsfx-resume", version: 1, bundleManifestSha256: raw.bundleManifestSha256, savedAt: String(raw.savedAt), kind: raw.kind, pack, manifest };
+}
+
+/** Proves the pack is the one resume.json names: size, then SHA-256 of the whole file (streamed). */
+export async function checkResumePack(stateDir: string, point: ResumePoint): Promise<void> {
+  const pack = point.pack;
+  if (!pack || pack.sha256 === undefined) return;
+  const file = path.join(stateDir, pack.file);
+  const h = await fsp.open(file, "r").catch((e) => {
+    if (e?.code === "ENOENT") throw new VmsfxError("VMSFX_BLOCK_MISSING", `${file}: the saved changes' block file is gone`);
+    throw fromFsError(e, file, "opening the resume point");
+  });
+  try {
+    const size = (await h.stat()).size;
+    if (pack.bytes !== undefined && size !== pack.bytes) throw new VmsfxError("VMSFX_BLOCK_HASH_MISMATCH", `${file}: ${size} bytes where ${pack.bytes} were saved`);
+    const hash = createHash("sha256");
+    const buf = Buffer.allocUnsafe(1 << 20);
+    for (let at = 0; at < size; ) {
+      const { bytesRead } = await h.read(buf, 0, Math.min(buf.byteLength, size - at), at);
+      if (bytesRead === 0) break;
+      hash.update(buf.subarray(0, bytesRead));
+      at += bytesRead;
+    }
+    if (hash.digest("hex") !== pack.sha256) throw new VmsfxError("VMSFX_BLOCK_HASH_MISMATCH", `${file}: does not match its SHA-256`);
+  } finally {
+    await h.close();
+  }
+}
+
+/** Damage found at open: which codes mean "this resume point is unusable" rather than "cannot read the disk". */
+const DAMAGE = new Set(["VMSFX_MANIFEST_INVALID", "VMSFX_BLOCK_HASH_MISMATCH", "VMSFX_BLOCK_MISSING"]);
+/** Folders of damaged resume points kept for inspection; older ones are removed. */
+export const KEEP_CORRUPT = 3;
+
+export interface OpenedResumePoint {
+  point?: ResumePoint;
+  /** Set when a damaged resume point was moved aside: say so, then start from the bundle's state. */
+  notice?: string;
+  /** Where the damaged resume point now is. */
+  setAside?: string;
+}
+
+/**
+ * The launcher's way in: a resume point that is damaged is moved to `<state>/corrupt-<time>/`
+ * (kept for inspection, never deleted by vmsfx beyond the newest few), and the launch goes on
+ * from the bundle's own state with a notice. Errors reading the disk itself are still thrown.
+ */
+export async function openResumePoint(stateDir: string): Promise<OpenedResumePoint> {
+  let point: ResumePoint | undefined;
+  try {
+    point = await readResumePoint(stateDir);
+    if (point) await checkResumePack(stateDir, point);
+    return { point };
+  } catch (e) {
+    if (!isVmsfxError(e) || !DAMAGE.has(e.code)) throw e;
+    const setAside = await setAsideDamaged(stateDir, point);
+    const why = (e as { detail?: string }).detail ?? e.message.replace(/\.$/, "");
+    const notice = `vmsfx: the changes saved in ${stateDir} are damaged (${why}). They were moved to ${setAside} for inspection; this launch starts from the app's own state.`;
+    return { notice, setAside };
+  }
+}
+
+async function setAsideDamaged(stateDir: string, point: ResumePoint | undefined): Promise<string> {
+  const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+  let dir = path.join(stateDir, `corrupt-${stamp}`);
+  for (let n = 2; await fsp.stat(dir).then(() => true, () => false); n++) dir = path.join(stateDir, `corrupt-${stamp}-${n}`);
+  try {
+    await fsp.mkdir(dir);
+    await fsp.rename(path.join(stateDir, RESUME_FILE), path.join(dir, RESUME_FILE));
+    // The pack named by a readable resume.json, or else every pack: none is usable without it.
+    const packs = point?.pack ? [point.pack.file] : (await fsp.readdir(stateDir)).filter((f) => PACK_RE.test(f));
+    for (const f of packs) await fsp.rename(path.join(stateDir, f), path.join(dir, f)).catch((e) => (e?.code === "ENOENT" ? undefined : Promise.reject(e)));
+  } catch (e) {
+    throw fromFsError(e, dir, "moving a damaged resume point aside");
+  }
+  const old = (await fsp.readdir(stateDir)).filter((f) => /^corrupt-/.test(f)).sort();
+  for (const f of old.slice(0, Math.max(0, old.length - KEEP_CORRUPT))) await fsp.rm(path.join(stateDir, f), { recursive: true, force: true }).catch(() => undefined);
+  return dir;
+}
+
+/**
+ * Pack blocks are checked again as they are read: a block that goes bad after the launch checked
+ * the pack (a failing medium) gets an error that says how to get back to a working app.
+ */
+export function guardPackBlocks<T extends SnapshotSource>(source: T, point: ResumePoint, stateDir: string): T {
+  const index = point.pack?.blocks ?? {};
+  const readStored = async (hash: BlockHash, rawLength: number): Promise<Uint8Array> => {
+    const bytes = await source.readStored(hash, rawLength);
+    if (index[hash] && sha256Hex(bytes) !== hash) {
+      throw new VmsfxError(
+        "VMSFX_BLOCK_HASH_MISMATCH",
+        `${path.join(stateDir, point.pack!.file)}: saved block ${hash.slice(0, 12)}… is damaged. Run the app with --fresh to start from its own state this once, or --reset to discard the saved changes.`,
+      );
+    }
+    return bytes;
+  };
+  return new Proxy(source, { get: (t, k) => (k === "readStored" ? readStored : Reflect.get(t, k, t)) });
 }
 
 export interface SaveInput {
@@ -100,6 +222,7 @@ export async function saveResumePoint(input: SaveInput): Promise<SaveResult> {
     const name = `pack-${randomBytes(8).toString("hex")}.bin`;
     const tmp = path.join(stateDir, `.${name}.tmp`);
     const blocks: Record<BlockHash, [number, number]> = {};
+    const digest = createHash("sha256");
     const old = input.previous?.pack ? await fsp.open(path.join(stateDir, input.previous.pack.file), "r").catch(() => undefined) : undefined;
     try {
       const h = await fsp.open(tmp, "wx", 0o644);
@@ -114,6 +237,7 @@ export async function saveResumePoint(input: SaveInput): Promise<SaveResult> {
             await old.read(bytes, 0, at[1], at[0]);
           }
           blocks[hash] = [packBytes, bytes.byteLength];
+          digest.update(bytes);
           await h.write(bytes);
           packBytes += bytes.byteLength;
         }
@@ -124,11 +248,11 @@ export async function saveResumePoint(input: SaveInput): Promise<SaveResult> {
       await fsp.rename(tmp, path.join(stateDir, name));
     } catch (e) {
       await fsp.rm(tmp, { force: true }).catch(() => undefined);
-      throw e instanceof VmsfxError ? e : fromFsError(e, stateDir, "saving the resume point");
+      throw saveFailed(e, stateDir);
     } finally {
       await old?.close();
     }
-    pack = { file: name, blocks };
+    pack = { file: name, sha256: digest.digest("hex"), bytes: packBytes, blocks };
   }
   const point: ResumePoint = {
     format: "vmsfx-resume",
@@ -139,15 +263,30 @@ export async function saveResumePoint(input: SaveInput): Promise<SaveResult> {
     pack,
     manifest: input.manifest,
   };
-  await writeFileAtomic(path.join(stateDir, RESUME_FILE), Buffer.from(JSON.stringify(point)));
+  try {
+    await writeFileAtomic(path.join(stateDir, RESUME_FILE), envelope(point));
+  } catch (e) {
+    // The previous resume point is still the current one: the new pack is nobody's.
+    if (pack) await fsp.rm(path.join(stateDir, pack.file), { force: true }).catch(() => undefined);
+    throw saveFailed(e, stateDir);
+  }
   await collectGarbage(stateDir, pack?.file);
   return { packBytes, newBytes, blocks: needed.size };
+}
+
+/** A failed save never touches the previous resume point; the message says so. */
+function saveFailed(e: unknown, stateDir: string): VmsfxError {
+  const err = isVmsfxError(e) ? e : fromFsError(e, stateDir, "saving the resume point");
+  const kept = "This session's changes could not be kept; the previously saved state is unchanged.";
+  if (err.code === "VMSFX_DISK_FULL") return new VmsfxError("VMSFX_DISK_FULL", `${stateDir}: no space left while saving where you left off. ${kept} Free some space before the next launch.`, { cause: e });
+  if (err.code === "VMSFX_IO") return new VmsfxError("VMSFX_IO", `${stateDir}: could not save where you left off (${err.message}). ${kept}`, { cause: e });
+  return err;
 }
 
 /** Packs and temp files no resume point refers to (left by older saves or a crash). */
 export async function collectGarbage(stateDir: string, live: string | undefined): Promise<void> {
   for (const f of await fsp.readdir(stateDir).catch(() => [] as string[])) {
-    if ((PACK_RE.test(f) && f !== live) || /^\.pack-.*\.tmp$/.test(f)) await fsp.rm(path.join(stateDir, f), { force: true }).catch(() => undefined);
+    if ((PACK_RE.test(f) && f !== live) || /^\.(pack-.*|resume\.json\..*)\.tmp$/.test(f)) await fsp.rm(path.join(stateDir, f), { force: true }).catch(() => undefined);
   }
 }
 
