@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build a vmsfx sample guest from Debian i386 packages.
 #
-#   bash build-scripts/build-sample.sh shell      (npm run sample)
+#   bash build-scripts/build-sample.sh [shell]    (npm run sample)
+#   bash build-scripts/build-sample.sh python     (npm run sample -- python)
 #
 # Output goes to .cache/samples/<name>/ (kernel, initrd, BIOS images, data
 # disk), which samples/<name>/vm.json points at. Downloaded .debs are kept in
@@ -22,12 +23,41 @@ die() { printf 'build-sample: error: %s\n' "$*" >&2; exit 1; }
 # shellcheck source=lib/apt-debs.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/apt-debs.sh"
 
-usage="usage: bash build-scripts/build-sample.sh shell"
-[[ $# -eq 1 ]] || die "$usage"
-SAMPLE=$1
+usage="usage: bash build-scripts/build-sample.sh [shell|python]"
+[[ $# -le 1 ]] || die "$usage"
+SAMPLE=${1:-shell}
+# Per sample: the data disk's size and (fixed, for reproducible bytes) UUID, and the Debian
+# packages unpacked onto it besides the sample's own disk/ folder.
+ROOTFS_PACKAGES=()
 case "$SAMPLE" in
-	shell) ;;
-	*) die "unknown sample '$SAMPLE' (known samples: shell)" ;;
+	shell)
+		DISK_SIZE=64M
+		DISK_UUID=9a1f4c2e-5b7d-4e08-8c3a-76d6d5f10001
+		;;
+	python)
+		DISK_SIZE=128M
+		DISK_UUID=9a1f4c2e-5b7d-4e08-8c3a-76d6d5f10002
+		# python3 and every library it or a kept extension module links against; checked
+		# against each ELF file's NEEDED entries below, so a package that starts to need
+		# another library fails the build instead of an import in the guest.
+		ROOTFS_PACKAGES=(
+			python3-minimal python3.11-minimal libpython3.11-minimal libpython3.11-stdlib
+			libc6 libgcc-s1 libexpat1 zlib1g libffi8 libbz2-1.0 liblzma5 libuuid1
+			libsqlite3-0 libcrypt1
+		)
+		# Left out, with the libraries only they need: TLS and OpenSSL hashes (the guest
+		# has no network; hashlib falls back to its built-in algorithms), curses and
+		# readline (a serial console has no terminal database; without readline the REPL
+		# reads plain lines from the tty, and emits no escape sequences into piped
+		# output), dbm and NIS. sitecustomize.py is a link to /etc (an apport hook).
+		# gconv (8 MiB of iconv charsets) is unused by Python's own codecs.
+		ROOTFS_DROP=(
+			usr/share/doc usr/share/man usr/share/lintian usr/share/binfmts etc
+			usr/lib/i386-linux-gnu/gconv usr/lib/python3.11/sitecustomize.py
+			usr/lib/python3.11/lib-dynload/{_ssl,_hashlib,_curses,_curses_panel,readline,_dbm,nis}.cpython-311-i386-linux-gnu.so
+		)
+		;;
+	*) die "unknown sample '$SAMPLE' (known samples: shell, python)" ;;
 esac
 
 SCRIPT_PATH=$(readlink -f "${BASH_SOURCE[0]}")
@@ -59,9 +89,6 @@ MODULES=(
 	crc16 mbcache jbd2 ext4
 )
 
-DISK_SIZE=64M
-# Fixed so that rebuilding from the same inputs gives the same bytes.
-DISK_UUID=9a1f4c2e-5b7d-4e08-8c3a-76d6d5f10001
 : "${SOURCE_DATE_EPOCH:=1704067200}" # 2024-01-01T00:00:00Z
 [[ $SOURCE_DATE_EPOCH =~ ^[0-9]+$ ]] || die "SOURCE_DATE_EPOCH must be a number of seconds, got '$SOURCE_DATE_EPOCH'"
 
@@ -147,6 +174,28 @@ else
 	log "using cached packages in $DEB_DIR"
 fi
 
+# The sample's own packages, cached the same way. "<name>_" globs never mix up libc6 and
+# libc6-dev.
+ROOTFS_DEBS=()
+missing=()
+for pkg in "${ROOTFS_PACKAGES[@]}"; do
+	[[ -n $(cached_deb "${pkg}_*_i386.deb") ]] || missing+=("$pkg:i386")
+done
+if ((${#missing[@]})); then
+	ensure_i386_arch
+	download_debs "$DEB_DIR" "${missing[@]}"
+fi
+for pkg in "${ROOTFS_PACKAGES[@]}"; do
+	deb=$(cached_deb "${pkg}_*_i386.deb")
+	[[ -n $deb ]] || die "$pkg:i386 is still missing from $DEB_DIR after downloading"
+	ROOTFS_DEBS+=("$deb")
+done
+# python3.11-minimal, libpython3.11-minimal and -stdlib depend on each other's exact version; a
+# cache refreshed in part would mix two.
+py_versions=$(printf '%s\n' "${ROOTFS_DEBS[@]##*/}" | sed -n 's/^\(lib\)\{0,1\}python3\.[0-9]*-[a-z]*_\([^_]*\)_.*/\2/p' | sort -u)
+(($(printf '%s' "$py_versions" | grep -c .) <= 1)) ||
+	die "cached python3.11 packages have different versions ($(echo $py_versions)); delete them from $DEB_DIR and rerun"
+
 # --- skip the build when nothing changed ------------------------------------
 
 ensure_tool mke2fs e2fsprogs
@@ -158,6 +207,7 @@ inputs_digest() {
 		sha256sum <"$SCRIPT_PATH"
 		sha256sum <"$SRC_DIR/init"
 		printf '%s\n' "$(basename "$KERNEL_DEB")" "$(basename "$BUSYBOX_DEB")" "$(basename "$SEABIOS_DEB")"
+		printf '%s\n' "${ROOTFS_DEBS[@]##*/}"
 		printf 'epoch=%s\n' "$SOURCE_DATE_EPOCH"
 		mke2fs -V 2>&1 | head -n 1
 		(cd "$SRC_DIR/disk" && find . -print0 | LC_ALL=C sort -z | while IFS= read -r -d '' f; do
@@ -180,6 +230,42 @@ fi
 ensure_tool cpio cpio
 ensure_tool debugfs e2fsprogs
 command -v dpkg-deb >/dev/null || die "dpkg-deb not found (package dpkg)"
+((${#ROOTFS_DEBS[@]} == 0)) || ensure_tool readelf binutils
+
+# --- the disk's /usr tree (samples with ROOTFS_PACKAGES) ---------------------
+
+# Unpacks the packages into <root>, merges /lib into /usr/lib as Debian's usrmerge does, drops
+# ROOTFS_DROP, and checks that every ELF file finds the libraries and dynamic linker it names.
+build_rootfs() {
+	local root=$1 deb f lib interp bad=()
+	for deb in "${ROOTFS_DEBS[@]}"; do
+		dpkg-deb -x "$deb" "$root"
+	done
+	if [[ -d $root/lib ]]; then
+		cp -a "$root/lib/." "$root/usr/lib/"
+		rm -rf "$root/lib"
+	fi
+	for f in "${ROOTFS_DROP[@]}"; do
+		[[ -e $root/$f || -L $root/$f ]] || die "ROOTFS_DROP names $f, which no package has any more; update $0"
+		rm -rf "${root:?}/$f"
+	done
+	# The tree is mounted at /mnt in the guest, where an absolute link would point elsewhere.
+	while IFS= read -r -d '' f; do
+		[[ $(readlink "$f") != /* ]] || bad+=("${f#"$root"} -> $(readlink "$f")")
+	done < <(find "$root" -type l -print0)
+	((${#bad[@]} == 0)) || die "absolute symlinks in the $SAMPLE tree (drop or rewrite them): ${bad[*]}"
+	local libdir=$root/usr/lib/i386-linux-gnu
+	while IFS= read -r -d '' f; do
+		readelf -h "$f" >/dev/null 2>&1 || continue
+		for lib in $(readelf -d "$f" | sed -n 's/.*(NEEDED).*\[\(.*\)\]$/\1/p'); do
+			[[ -e $libdir/$lib ]] || bad+=("${f#"$root"} needs $lib")
+		done
+		interp=$(readelf -l "$f" | sed -n 's/.*Requesting program interpreter: \(.*\)\]$/\1/p')
+		[[ -z $interp || ($interp == /lib/ld-linux.so.2 && -e $libdir/ld-linux.so.2) ]] || bad+=("${f#"$root"} asks for $interp")
+	done < <(find "$root" -type f \( -name '*.so' -o -name '*.so.*' -o -perm -u+x \) -print0)
+	((${#bad[@]} == 0)) || die "$(printf '%s\n' "missing libraries in the $SAMPLE tree; add their packages to ROOTFS_PACKAGES or the modules to ROOTFS_DROP:" "${bad[@]}")"
+	log "$SAMPLE tree: $(find "$root" -type f | wc -l) files, $(du -sh "$root" | cut -f1), every ELF file's libraries present"
+}
 
 # --- build in a scratch folder next to the output ----------------------------
 
@@ -253,6 +339,13 @@ for entry in "${MODULES[@]}"; do
 done
 log "initrd modules: ${MODULES[*]}"
 
+# A disk with a Debian /usr tree is mounted at /mnt by /init; programs from it find the dynamic
+# linker and their libraries at the usual /lib paths through these links.
+if ((${#ROOTFS_DEBS[@]})); then
+	ln -s /mnt/usr/lib/i386-linux-gnu "$INITRD/lib/i386-linux-gnu"
+	ln -s /mnt/usr/lib/i386-linux-gnu/ld-linux.so.2 "$INITRD/lib/ld-linux.so.2"
+fi
+
 # Fixed owners, modes and times, sorted entries: the same inputs give the
 # same initrd bytes.
 chmod -R u=rwX,go=rX "$INITRD"
@@ -266,7 +359,11 @@ find "$INITRD" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
 # --- data disk ---------------------------------------------------------------
 
 DISK_SRC=$WORK/disk
-cp -R "$SRC_DIR/disk" "$DISK_SRC"
+mkdir "$DISK_SRC"
+if ((${#ROOTFS_DEBS[@]})); then
+	build_rootfs "$DISK_SRC"
+fi
+cp -R "$SRC_DIR/disk/." "$DISK_SRC/"
 chmod -R u=rwX,go=rX "$DISK_SRC"
 find "$DISK_SRC" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
 # lazy_*_init=0: have mke2fs initialise inode tables and journal now, so the

@@ -1,18 +1,35 @@
 /**
  * Piped input, one line at a time. A guest tty echoes whatever arrives while a command still
  * runs, so a script's lines would be interleaved with its own output. Like `expect`, we send the
- * next line when the guest asks for input — busybox's line editor queries the cursor at every
- * prompt — or when the guest has been quiet for a moment (a program reading stdin shows no prompt).
+ * next line when the guest asks for input, or when it has been quiet for a moment (a program
+ * reading stdin shows no prompt). Two prompt cues exist: busybox's line editor queries the cursor
+ * at every prompt (the console reports that through `prompt()`), and other programs, such as
+ * Python's REPL (`>>> `), are recognised by `promptPattern`, tested against the output since the
+ * last line was sent (the recipe's ready pattern is usually exactly that prompt).
  */
+
+const EOT = Uint8Array.of(0x04); // Ctrl-D: what a terminal user types to end input
+// Terminal control sequences are not something the guest says; a cursor query on its own must
+// not count as output (it may trail a prompt `promptPattern` already recognised).
+// eslint-disable-next-line no-control-regex
+const CONTROL_SEQUENCE = /\x1b\[[0-9;?]*[A-Za-z]/g;
+const MATCH_WINDOW = 1024;
+
 export class LinePacer {
   private queue: Buffer = Buffer.alloc(0);
   private ready = true;
   private idle: NodeJS.Timeout | undefined;
   private ended = false;
+  /** Output since the last line was sent, for the prompt pattern (last MATCH_WINDOW chars). */
+  private sinceSend = "";
+  /** Whether the guest printed anything since the last line was sent: one prompt per line. */
+  private spoke = false;
+  private inputEnded = false;
 
   constructor(
     private readonly send: (bytes: Uint8Array) => void,
     private readonly quietMs = 300,
+    private readonly promptPattern?: RegExp,
   ) {}
 
   push(chunk: Buffer): void {
@@ -21,14 +38,34 @@ export class LinePacer {
   }
 
   /** The guest printed something: it is busy, so restart the quiet timer. */
-  output(): void {
-    if (this.ready || this.ended) return;
+  output(bytes?: Uint8Array): void {
+    if (this.ended) return;
+    if (bytes) {
+      const text = Buffer.from(bytes).toString("latin1");
+      if (text.replace(CONTROL_SEQUENCE, "").length > 0) this.spoke = true;
+      if (this.promptPattern && !this.ready) {
+        this.sinceSend = (this.sinceSend + text).slice(-MATCH_WINDOW);
+        if (this.promptPattern.test(this.sinceSend)) return this.prompt();
+      }
+    } else {
+      this.spoke = true;
+    }
+    if (this.ready) return;
     this.armIdle();
   }
 
-  /** The guest showed a prompt. */
+  /** The guest showed a prompt. A second cue for the same prompt is ignored. */
   prompt(): void {
-    this.ready = true;
+    if (!this.ready && !this.spoke) return;
+    this.becomeReady();
+  }
+
+  /**
+   * The input has ended: once every line is sent and the guest prompts again, send Ctrl-D, so a
+   * shell or REPL ends (and the guest powers off) as it would at a terminal.
+   */
+  end(): void {
+    this.inputEnded = true;
     this.release();
   }
 
@@ -37,19 +74,33 @@ export class LinePacer {
     if (this.idle) clearTimeout(this.idle);
   }
 
+  private becomeReady(): void {
+    this.ready = true;
+    this.release();
+  }
+
   private release(): void {
-    if (!this.ready || this.queue.length === 0 || this.ended) return;
+    if (!this.ready || this.ended) return;
+    if (this.queue.length === 0) {
+      if (!this.inputEnded) return;
+      this.ended = true;
+      if (this.idle) clearTimeout(this.idle);
+      return this.send(EOT);
+    }
     const nl = this.queue.indexOf(0x0a);
     const n = nl < 0 ? this.queue.length : nl + 1;
     const line = this.queue.subarray(0, n);
     this.queue = this.queue.subarray(n);
     this.ready = false;
+    this.spoke = false;
+    this.sinceSend = "";
     this.send(new Uint8Array(line));
     this.armIdle();
   }
 
   private armIdle(): void {
     if (this.idle) clearTimeout(this.idle);
-    this.idle = setTimeout(() => this.prompt(), this.quietMs);
+    // Quiet is a cue of its own: a program reading stdin may print nothing at all.
+    this.idle = setTimeout(() => this.becomeReady(), this.quietMs);
   }
 }

@@ -1,0 +1,101 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { LinePacer } from "../../src/launcher/line-pacer";
+
+const bytes = (s: string) => new Uint8Array(Buffer.from(s, "latin1"));
+
+/** A pacer whose sends are recorded as strings. */
+function pacer(pattern?: RegExp) {
+  const sent: string[] = [];
+  const p = new LinePacer((b) => sent.push(Buffer.from(b).toString("latin1")), 300, pattern);
+  return { p, sent };
+}
+
+describe("LinePacer", () => {
+  beforeEach(() => vi.useFakeTimers());
+  afterEach(() => vi.useRealTimers());
+
+  it("sends the first line at once and the next only at a prompt", () => {
+    const { p, sent } = pacer();
+    p.push(Buffer.from("ls\npwd\n"));
+    expect(sent).toEqual(["ls\n"]);
+    p.output(bytes("ls\r\nfile\r\nvmsfx:/# "));
+    expect(sent).toEqual(["ls\n"]);
+    p.prompt();
+    expect(sent).toEqual(["ls\n", "pwd\n"]);
+  });
+
+  it("recognises a prompt by its pattern, and only in output that came after the line was sent", () => {
+    const { p, sent } = pacer(/\n>>> $/);
+    p.push(Buffer.from("6*7\nx = 1\n"));
+    expect(sent).toEqual(["6*7\n"]);
+    p.output(bytes("6*7\r"));
+    p.output(bytes("\n42\r\n>>"));
+    expect(sent).toEqual(["6*7\n"]);
+    p.output(bytes("> "));
+    expect(sent).toEqual(["6*7\n", "x = 1\n"]);
+    // The echo of the new line is not a prompt, even though the old ">>> " is still on screen.
+    p.output(bytes("x"));
+    expect(sent).toEqual(["6*7\n", "x = 1\n"]);
+  });
+
+  it("counts two cues for one prompt (pattern, then the cursor query) once", () => {
+    const { p, sent } = pacer(/vmsfx:\/mnt# (?:\x1b\[6n)?$/);
+    p.push(Buffer.from("a\nb\nc\n"));
+    p.output(bytes("a\r\nvmsfx:/mnt# "));
+    expect(sent).toEqual(["a\n", "b\n"]);
+    // The query arrives in the next chunk; it is no output of its own, so no second prompt.
+    p.output(bytes("\x1b[6n"));
+    p.prompt();
+    expect(sent).toEqual(["a\n", "b\n"]);
+    // The same when both are in one chunk: the pattern answers first, the query is ignored.
+    p.output(bytes("b\r\nvmsfx:/mnt# \x1b[6n"));
+    p.prompt();
+    expect(sent).toEqual(["a\n", "b\n", "c\n"]);
+  });
+
+  it("a cursor query still works as the only cue, after output", () => {
+    const { p, sent } = pacer(/\n>>> $/);
+    p.push(Buffer.from("cd /\nls\n"));
+    p.output(bytes("cd /\r\nvmsfx:/# \x1b[6n"));
+    p.prompt();
+    expect(sent).toEqual(["cd /\n", "ls\n"]);
+  });
+
+  it("sends the next line after quiet when no prompt comes, and restarts the wait on output", () => {
+    const { p, sent } = pacer(/\n>>> $/);
+    p.push(Buffer.from("input()\nhello\n"));
+    vi.advanceTimersByTime(200);
+    p.output(bytes("input()\r\n"));
+    vi.advanceTimersByTime(200);
+    expect(sent).toEqual(["input()\n"]);
+    vi.advanceTimersByTime(150);
+    expect(sent).toEqual(["input()\n", "hello\n"]);
+  });
+
+  it("ends the input with one Ctrl-D at the prompt after the last line", () => {
+    const { p, sent } = pacer(/\n>>> $/);
+    p.push(Buffer.from("6*7\n"));
+    p.end();
+    expect(sent).toEqual(["6*7\n"]);
+    p.output(bytes("6*7\r\n42\r\n>>> "));
+    expect(sent).toEqual(["6*7\n", "\x04"]);
+    p.prompt();
+    vi.advanceTimersByTime(1000);
+    expect(sent).toEqual(["6*7\n", "\x04"]);
+  });
+
+  it("ends at once when the input was empty and the guest is waiting", () => {
+    const { p, sent } = pacer();
+    p.end();
+    expect(sent).toEqual(["\x04"]);
+  });
+
+  it("sends nothing after close", () => {
+    const { p, sent } = pacer();
+    p.push(Buffer.from("a\nb\n"));
+    p.close();
+    p.prompt();
+    vi.advanceTimersByTime(1000);
+    expect(sent).toEqual(["a\n"]);
+  });
+});
