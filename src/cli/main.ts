@@ -8,6 +8,7 @@ import { ACCESS_OPTIONS, accessFrom } from "./access-options";
 import { inspectCommand, runCommand, verifyCommand } from "./read-commands";
 import { TARGET_NAMES, type TargetName } from "../packaging/node-targets";
 import { resetState } from "../launcher/reset-state";
+import { GUI_OPTIONS, guiFrom } from "../gui/gui-options";
 
 /**
  * The `vmsfx` command line. Every failure ends here: a VmsfxError prints one line and exits with
@@ -139,10 +140,12 @@ export async function main(argv: string[]): Promise<number> {
           .option("state-dir", { type: "string", describe: "where your changes are kept (default: <bundle>.vmsfx-state next to it)" })
           .option("reset", { type: "boolean", default: false, describe: "discard the saved changes (asks first on a terminal) and exit" })
           .option("timings", { type: "boolean", default: false, describe: "print a JSON line of resume timings to stderr" })
+          .options(GUI_OPTIONS)
+          .option("json", { type: "boolean", default: false, describe: "with --gui: print the page's address as a JSON line on stderr (vmsfx-gui {\"url\": ...})" })
           .options(ACCESS_OPTIONS)
           .epilogue("On a terminal, Ctrl-] then q suspends the guest; the next run continues where it stopped (--fresh or --reset to start over). With piped input the guest runs until it powers off.")
           .example("printf 'cat /mnt/hello.txt\\npoweroff\\n' | $0 run app.vmsfx", ""),
-      (a) => run(a.reset ? resetState(a.bundle, a["state-dir"]) : runCommand({ bundle: a.bundle, fresh: a.fresh, stateDir: a["state-dir"], timings: a.timings, ...accessFrom(a) })),
+      (a) => run(a.reset ? resetState(a.bundle, a["state-dir"]) : runCommand({ bundle: a.bundle, fresh: a.fresh, stateDir: a["state-dir"], timings: a.timings, gui: guiFrom(a), ...accessFrom(a) })),
     )
     .command(
       "publish <input>",

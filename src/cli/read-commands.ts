@@ -18,6 +18,7 @@ import { checkSignature, parseSignature, resolvePublicKey } from "../policy/sign
 import { readPublicHeader } from "../snapshot/bundle-reader";
 import { loadZstd } from "../snapshot/block-codec";
 import { createProgress, formatBytes } from "./progress";
+import type { GuiOptions } from "../gui/gui-session";
 
 /**
  * The user's commands (inspect, verify, run), shared by the vmsfx CLI and the launcher inside an
@@ -118,7 +119,7 @@ export interface AccessOptions {
 }
 
 export async function runCommand(
-  a: { bundle: string; fresh: boolean; stateDir?: string; timings: boolean } & AccessOptions,
+  a: { bundle: string; fresh: boolean; stateDir?: string; timings: boolean } & AccessOptions & { gui?: GuiOptions },
   loadAssets: () => Promise<EngineAssets> = loadEngineAssets,
 ): Promise<number> {
   const timings: Record<string, number> | undefined = a.timings ? { command: Math.round(performance.now() * 10) / 10 } : undefined;
@@ -131,6 +132,7 @@ export async function runCommand(
     unlock: unlockerFor(a),
     requireSigner: a.requireSigner ? await resolvePublicKey(a.requireSigner) : undefined,
     timings,
+    gui: a.gui,
     stdin: process.stdin,
     stdout: process.stdout,
     stderr: process.stderr,

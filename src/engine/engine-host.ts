@@ -2,6 +2,7 @@ import { Worker } from "node:worker_threads";
 import { VmsfxError, isVmsfxError } from "../errors";
 import type { BootFilesBytes, DiskSlot, ExitReason, HostToWorker, ImageBlocks, ImagePresence, MachineSpec, WorkerToHost } from "./engine-protocol";
 import type { BlockDevice } from "../snapshot/overlay-disk";
+import type { ScreenUpdate } from "./engine-protocol";
 
 /**
  * The launcher's handle on a guest: starts the engine worker, answers its disk requests from the
@@ -11,6 +12,8 @@ import type { BlockDevice } from "../snapshot/overlay-disk";
 export interface GuestEvents {
   serial: (bytes: Uint8Array) => void;
   exit: (reason: ExitReason) => void;
+  /** What the VGA shows; only after watchScreen(). */
+  screen: (update: ScreenUpdate) => void;
   /** The guest cannot go on (a disk block failed verification, the engine crashed). */
   fatal: (error: VmsfxError) => void;
 }
@@ -20,7 +23,7 @@ type Waiter = { type: WorkerToHost["type"]; resolve: (m: WorkerToHost) => void }
 export class GuestHost {
   private readonly worker: Worker;
   private readonly waiters: Waiter[] = [];
-  private readonly listeners: { [K in keyof GuestEvents]: GuestEvents[K][] } = { serial: [], exit: [], fatal: [] };
+  private readonly listeners: { [K in keyof GuestEvents]: GuestEvents[K][] } = { serial: [], exit: [], fatal: [], screen: [] };
   private disks: Partial<Record<DiskSlot, BlockDevice>> = {};
   private pendingWrites = new Set<Promise<void>>();
   private failed: VmsfxError | undefined;
@@ -66,6 +69,20 @@ export class GuestHost {
 
   input(bytes: Uint8Array): void {
     if (!this.terminated) this.send({ type: "input", bytes });
+  }
+
+  /** Reports the screen from now on (the browser window); costs nothing until called. */
+  watchScreen(): void {
+    if (!this.terminated) this.send({ type: "screen-watch" });
+  }
+
+  /** PS/2 scancodes, set 1. */
+  keyboard(codes: number[]): void {
+    if (!this.terminated) this.send({ type: "keyboard", codes });
+  }
+
+  mouse(event: { dx: number; dy: number; buttons?: [boolean, boolean, boolean]; wheel?: number }): void {
+    if (!this.terminated) this.send({ type: "mouse", ...event });
   }
 
   /** Stops the guest and returns its state; every disk write it made has reached its device. */
@@ -130,6 +147,9 @@ export class GuestHost {
         return;
       case "exit":
         for (const fn of this.listeners.exit) fn(m.reason);
+        return;
+      case "screen":
+        for (const fn of this.listeners.screen) fn(m.update);
         return;
       case "disk-read":
         this.diskRead(m.id, m.slot, m.offset, m.length);

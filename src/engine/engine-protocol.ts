@@ -43,6 +43,14 @@ export interface BlockChange {
   data: Uint8Array;
 }
 
+/**
+ * What the guest's VGA shows, for the browser window. Text mode: the whole grid (4000 cells is
+ * less than one graphics row band) with 0xRRGGBB colours. Graphics: the rows that changed, RGBA.
+ */
+export type ScreenUpdate =
+  | { mode: "text"; cols: number; rows: number; chars: Uint8Array; fg: Uint32Array; bg: Uint32Array; cursor: { row: number; col: number; visible: boolean } }
+  | { mode: "graphical"; width: number; height: number; y: number; rgba: Uint8Array };
+
 export type HostToWorker =
   | { type: "create"; module: WebAssembly.Module; machine: MachineSpec; boot?: BootFilesBytes }
   | { type: "image"; image: ImageBlocks }
@@ -55,7 +63,13 @@ export type HostToWorker =
   | { type: "save" }
   /** Stop the guest and return its device state plus the RAM/VGA blocks that differ from what was restored. */
   | { type: "suspend"; ramBlockSize: number; vgaBlockSize: number }
-  | { type: "stop" };
+  | { type: "stop" }
+  /** Start reporting the screen (`--gui`); until then the VGA draws into nothing, as it always did. */
+  | { type: "screen-watch" }
+  /** PS/2 keyboard scancodes (set 1, as the guest's i8042 would receive them). */
+  | { type: "keyboard"; codes: number[] }
+  /** PS/2 mouse: relative motion (dy positive is down), buttons held, wheel steps (positive is down). */
+  | { type: "mouse"; dx: number; dy: number; buttons?: [boolean, boolean, boolean]; wheel?: number };
 
 export type ExitReason = "poweroff" | "reboot";
 
@@ -70,4 +84,5 @@ export type WorkerToHost =
   | { type: "saved"; state: Uint8Array; memory: ArrayBuffer; vga: ArrayBuffer }
   | { type: "suspended"; state: Uint8Array; ram: BlockChange[]; vga: BlockChange[] }
   | { type: "stopped" }
+  | { type: "screen"; update: ScreenUpdate }
   | { type: "error"; message: string };

@@ -3,6 +3,7 @@ import { V86 } from "v86";
 import type { BootFilesBytes, DiskSlot, HostToWorker, ImageBlocks, ImagePresence, MachineSpec, WorkerToHost } from "./engine-protocol";
 import { createDiskProxy, type DiskProxies } from "./v86-disk";
 import { captureState, changedBlocks, FRESH_DIRTY_LIMIT, guestMemoryView, svgaMemoryView, viewIsZero, writeBlocks, zeroAbsent } from "./v86-memory";
+import { tapScreen, type ScreenTap } from "./v86-screen";
 
 /**
  * The engine worker: the only code that touches v86. It owns one emulator, forwards serial bytes
@@ -107,6 +108,7 @@ async function create(module: WebAssembly.Module, machine: MachineSpec, boot?: B
   // Only now does emulator.v86 exist: blocks and presence maps that arrived earlier were held.
   loaded = true;
   mark("v86Loaded");
+  if (screenWanted) watchScreen();
   emulator.add_listener("serial0-output-byte", onSerialByte);
   // Without ACPI, Linux powers off by halting with interrupts disabled; v86 reports exactly that.
   emulator.add_listener("cpu-event-halt", () => signalExit("poweroff"));
@@ -198,6 +200,30 @@ async function suspend(ramBlockSize: number, vgaBlockSize: number): Promise<void
   post({ type: "suspended", state, ram, vga: vgaChanges }, transfer.filter((b, i, all) => b.byteLength > 0 && all.indexOf(b) === i) as ArrayBuffer[]);
 }
 
+// The browser window (`--gui`): the screen is reported, and PS/2 input taken, only once asked
+// for. v86 always has the i8042 keyboard and mouse; its browser-side adapters are what
+// `disable_keyboard`/`disable_mouse` leave out, so the codes go straight onto its bus.
+let screenWanted = false;
+let screenTap: ScreenTap | undefined;
+function watchScreen(): void {
+  screenWanted = true;
+  if (!loaded || screenTap) return;
+  screenTap = tapScreen(emulator.v86.cpu.devices.vga, (update) => {
+    const transfer = update.mode === "text" ? [update.chars.buffer, update.fg.buffer, update.bg.buffer] : [update.rgba.buffer];
+    post({ type: "screen", update }, transfer as ArrayBuffer[]);
+  });
+}
+function sendKeys(codes: number[]): void {
+  if (running) for (const c of codes) emulator.bus.send("keyboard-code", c & 0xff);
+}
+function sendMouse(m: Extract<HostToWorker, { type: "mouse" }>): void {
+  if (!running) return;
+  // v86 takes motion with y up, and a wheel step up as positive.
+  if (m.dx || m.dy) emulator.bus.send("mouse-delta", [m.dx, -m.dy]);
+  if (m.buttons) emulator.bus.send("mouse-click", m.buttons);
+  if (m.wheel) emulator.bus.send("mouse-wheel", [-Math.sign(m.wheel), 0]);
+}
+
 port.on("message", (m: HostToWorker) => {
   const run = async () => {
     switch (m.type) {
@@ -218,8 +244,15 @@ port.on("message", (m: HostToWorker) => {
         return save();
       case "suspend":
         return suspend(m.ramBlockSize, m.vgaBlockSize);
+      case "screen-watch":
+        return watchScreen();
+      case "keyboard":
+        return sendKeys(m.codes);
+      case "mouse":
+        return sendMouse(m);
       case "stop":
         if (inputTimer) clearInterval(inputTimer);
+        screenTap?.stop();
         await emulator?.destroy?.();
         post({ type: "stopped" });
         return;

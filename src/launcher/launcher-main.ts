@@ -5,6 +5,7 @@ import { resetState } from "./reset-state";
 import { fingerprintCommand } from "../cli/key-commands";
 import { ACCESS_OPTIONS, accessFrom } from "../cli/access-options";
 import { loadSeaAssets } from "./sea-assets";
+import { GUI_OPTIONS, guiFrom } from "../gui/gui-options";
 
 /**
  * The program inside a vmsfx executable. The file itself is the bundle (appended after the
@@ -21,8 +22,9 @@ async function main(argv: string[]): Promise<number> {
     .option("fresh", { type: "boolean", default: false, describe: "cold-boot the guest instead of resuming" })
     .option("reset", { type: "boolean", default: false, describe: "discard the changes kept next to this file (asks first on a terminal)" })
     .option("state-dir", { type: "string", describe: "where changes are kept (default: <this file>.vmsfx-state next to it)" })
-    .option("json", { type: "boolean", default: false, describe: "with --info or --verify: JSON output" })
+    .option("json", { type: "boolean", default: false, describe: "with --info or --verify: JSON output; with --gui: the page's address as a JSON line on stderr" })
     .option("timings", { type: "boolean", default: false, describe: "print a JSON line of resume timings to stderr" })
+    .options(GUI_OPTIONS)
     .options(ACCESS_OPTIONS)
     .option("fingerprint", { type: "boolean", default: false, describe: "print this machine's fingerprint (for a publisher's machine list) and exit" })
     .strict()
@@ -40,7 +42,7 @@ async function main(argv: string[]): Promise<number> {
   if (a.info) return inspectCommand({ target: self, json: a.json, ...access });
   if (a.verify) return verifyCommand({ target: self, json: a.json, quiet: false, stateDir, ...access });
   if (a.reset) return resetState(self, stateDir);
-  return runCommand({ bundle: self, fresh: a.fresh, stateDir, timings: a.timings, ...access }, loadSeaAssets);
+  return runCommand({ bundle: self, fresh: a.fresh, stateDir, timings: a.timings, gui: guiFrom(a), ...access }, loadSeaAssets);
 }
 
 exitQuietlyOnClosedOutput();

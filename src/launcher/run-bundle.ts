@@ -21,6 +21,7 @@ import type { Unlocker } from "../snapshot/bundle-reader";
 import { openRemoteBacked } from "../remote/remote-source";
 import * as path from "node:path";
 import { outputClosed } from "../cli/report-error";
+import { startGui, type GuiOptions } from "../gui/gui-session";
 
 /**
  * `vmsfx run` and the executable: open the bundle, take the state folder, pick up where the user
@@ -43,6 +44,8 @@ export interface RunOptions {
   maxRunMs?: number;
   /** Milliseconds since process start at each step, for `--timings` and the benchmark. */
   timings?: Record<string, number>;
+  /** Also show the guest in a browser window (`--gui`); started once the guest runs. */
+  gui?: GuiOptions;
   stdin: NodeJS.ReadStream;
   stdout: NodeJS.WriteStream;
   stderr: NodeJS.WriteStream;
@@ -176,6 +179,7 @@ export async function runBundle(file: string, assets: EngineAssets, opts: RunOpt
     mark("running");
 
     const bridge = attachConsole(host, { stdin: opts.stdin, stdout: opts.stdout, stderr: opts.stderr, onDetach: () => finish("detached"), inputGate });
+    const gui = opts.gui ? await startGui(host, { ...opts.gui, title: m.guest.name, onSuspend: () => finish("detached"), stdout: opts.stdout, stderr: opts.stderr }) : undefined;
     // What the user last saw, redrawn when this resume point is resumed.
     const screen = new SerialTail(1024);
     host.on("serial", (b) => screen.push(b));
@@ -192,6 +196,7 @@ export async function runBundle(file: string, assets: EngineAssets, opts: RunOpt
     clearTimeout(sessionTimer);
     clearTimeout(runTimer);
     bridge.close();
+    await gui?.close(reason === "poweroff" || reason === "reboot" ? "The guest has shut down." : "The guest is suspended; run the app again to continue where it stopped.");
     await host.flushDisks();
     if (fatal) throw fatal;
 
