@@ -386,7 +386,7 @@ E2FSPROGS_FAKE_TIME=$SOURCE_DATE_EPOCH mke2fs -q -t ext4 -L vmsfx-data \
 	printf 'sif "%s" %s\n' "${f#.}" "ctime @$SOURCE_DATE_EPOCH" "${f#.}" "uid 0" "${f#.}" "gid 0"
 done) >"$WORK/debugfs.cmds"
 # debugfs reports failed requests on stderr but still exits 0.
-debugfs -w -f "$WORK/debugfs.cmds" "$STAGE/disk.img" >/dev/null 2>"$WORK/debugfs.log" || true
+E2FSPROGS_FAKE_TIME=$SOURCE_DATE_EPOCH debugfs -w -f "$WORK/debugfs.cmds" "$STAGE/disk.img" >/dev/null 2>"$WORK/debugfs.log" || true
 if grep -v '^debugfs [0-9]' "$WORK/debugfs.log" | grep -q .; then
 	die "debugfs could not set file times and owners in disk.img: $(grep -v '^debugfs [0-9]' "$WORK/debugfs.log")"
 fi
