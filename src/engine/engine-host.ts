@@ -1,5 +1,5 @@
 import { Worker } from "node:worker_threads";
-import { VmsfxError, isVmsfxError } from "../errors";
+import { VmsfxError, isVmsfxError, type ErrorCode } from "../errors";
 import type { BootFilesBytes, DiskSlot, ExitReason, HostToWorker, ImageBlocks, ImagePresence, MachineSpec, WorkerToHost } from "./engine-protocol";
 import type { BlockDevice } from "../snapshot/overlay-disk";
 import type { ScreenUpdate } from "./engine-protocol";
@@ -16,14 +16,18 @@ export interface GuestEvents {
   screen: (update: ScreenUpdate) => void;
   /** The guest cannot go on (a disk block failed verification, the engine crashed). */
   fatal: (error: VmsfxError) => void;
+  /** A disk read could not be served (a thin bundle's block could not be fetched); the guest got an I/O error. */
+  "disk-error": (slot: DiskSlot, offset: number, error: VmsfxError) => void;
 }
+
+const RECOVERABLE_READ = new Set<ErrorCode>(["VMSFX_OFFLINE", "VMSFX_REMOTE_FAILED"]);
 
 type Waiter = { type: WorkerToHost["type"]; resolve: (m: WorkerToHost) => void };
 
 export class GuestHost {
   private readonly worker: Worker;
   private readonly waiters: Waiter[] = [];
-  private readonly listeners: { [K in keyof GuestEvents]: GuestEvents[K][] } = { serial: [], exit: [], fatal: [], screen: [] };
+  private readonly listeners: { [K in keyof GuestEvents]: GuestEvents[K][] } = { serial: [], exit: [], fatal: [], screen: [], "disk-error": [] };
   private disks: Partial<Record<DiskSlot, BlockDevice>> = {};
   private pendingWrites = new Set<Promise<void>>();
   private failed: VmsfxError | undefined;
@@ -170,7 +174,16 @@ export class GuestHost {
     if (!dev) return this.fail(new VmsfxError("VMSFX_GUEST_FAILED", `the guest read from disk ${slot}, which this machine does not have.`));
     dev.read(offset, length).then(
       (data) => this.terminated || this.worker.postMessage({ type: "disk-reply", id, data } satisfies HostToWorker, [data.buffer as ArrayBuffer]),
-      (e) => this.fail(isVmsfxError(e) ? e : new VmsfxError("VMSFX_GUEST_FAILED", `disk ${slot} read failed: ${(e as Error).message}`)),
+      (e) => {
+        // A block that is missing (offline, a server without it) is the guest's I/O error, as a
+        // bad sector would be; anything else (a block that fails verification) stops the guest.
+        if (isVmsfxError(e) && RECOVERABLE_READ.has(e.code) && !this.terminated) {
+          this.worker.postMessage({ type: "disk-reply", id, data: new Uint8Array(length), failed: true } satisfies HostToWorker);
+          for (const fn of this.listeners["disk-error"]) fn(slot, offset, e);
+          return;
+        }
+        this.fail(isVmsfxError(e) ? e : new VmsfxError("VMSFX_GUEST_FAILED", `disk ${slot} read failed: ${(e as Error).message}`));
+      },
     );
   }
 

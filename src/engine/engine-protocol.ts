@@ -58,7 +58,8 @@ export type HostToWorker =
   | { type: "presence"; ram: ImagePresence; vga: ImagePresence }
   | { type: "restore"; state: Uint8Array }
   | { type: "input"; bytes: Uint8Array }
-  | { type: "disk-reply"; id: number; data: Uint8Array }
+  /** `failed`: the block could not be had (a thin bundle offline); the guest gets an I/O error, `data` is zeros. */
+  | { type: "disk-reply"; id: number; data: Uint8Array; failed?: boolean }
   /** Stop the guest and return its whole state (capture). */
   | { type: "save" }
   /** Stop the guest and return its device state plus the RAM/VGA blocks that differ from what was restored. */

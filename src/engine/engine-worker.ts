@@ -1,7 +1,7 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { V86 } from "v86";
 import type { BootFilesBytes, DiskSlot, HostToWorker, ImageBlocks, ImagePresence, MachineSpec, WorkerToHost } from "./engine-protocol";
-import { createDiskProxy, type DiskProxies } from "./v86-disk";
+import { createDiskProxy, ideDrives, type DiskProxies } from "./v86-disk";
 import { captureState, changedBlocks, FRESH_DIRTY_LIMIT, guestMemoryView, svgaMemoryView, viewIsZero, writeBlocks, zeroAbsent } from "./v86-memory";
 import { tapScreen, type ScreenTap } from "./v86-screen";
 
@@ -81,7 +81,7 @@ function signalExit(reason: "poweroff" | "reboot"): void {
 
 async function create(module: WebAssembly.Module, machine: MachineSpec, boot?: BootFilesBytes): Promise<void> {
   disks = {};
-  for (const d of machine.disks) disks[d.slot] = createDiskProxy(d.slot, d.size, d.head, post);
+  for (const d of machine.disks) disks[d.slot] = createDiskProxy(d.slot, d.size, d.head, post, () => ideDrives(emulator?.v86?.cpu));
   const options: Record<string, unknown> = {
     wasm_fn: async (imports: WebAssembly.Imports) => (await WebAssembly.instantiate(module, imports)).exports,
     memory_size: machine.memoryBytes,
@@ -239,7 +239,7 @@ port.on("message", (m: HostToWorker) => {
       case "input":
         return queueInput(m.bytes);
       case "disk-reply":
-        return disks[findSlot(m.id)]?.reply(m.id, m.data);
+        return disks[findSlot(m.id)]?.reply(m.id, m.data, m.failed);
       case "save":
         return save();
       case "suspend":

@@ -10,14 +10,37 @@ export interface DiskProxy {
   buffer: unknown;
   pending(): number;
   owns(id: number): boolean;
-  reply(id: number, data: Uint8Array): void;
+  reply(id: number, data: Uint8Array, failed?: boolean): void;
+}
+
+/** The IDE drive (an `IDEInterface` of v86) as far as reporting a failed read needs it. */
+interface IdeDrive {
+  buffer: unknown;
+  status_reg: number;
+  error_reg: number;
 }
 
 export type DiskProxies = Partial<Record<DiskSlot, DiskProxy>>;
 
 let nextId = 1;
 
-export function createDiskProxy(slot: DiskSlot, size: number, head: Uint8Array | undefined, post: (m: WorkerToHost, t?: Transferable[]) => void): DiskProxy {
+const ATA_ERR = 0x01;
+const ATA_DSC = 0x10;
+const ATA_DRDY = 0x40;
+const ATA_ERROR_UNC = 0x40;
+
+/** The IDE drives of a running v86 (checked against 0.5.462's IDEController/IDEChannel). */
+export function ideDrives(cpu: { devices?: { ide?: Record<string, { master?: IdeDrive; slave?: IdeDrive } | undefined> } } | undefined): IdeDrive[] {
+  const ide = cpu?.devices?.ide;
+  if (!ide) return [];
+  return [ide.primary, ide.secondary].flatMap((ch) => [ch?.master, ch?.slave]).filter((d): d is IdeDrive => !!d);
+}
+
+/**
+ * `drives` lists the emulator's IDE drives once it exists: a failed read is reported to the guest
+ * through the drive that issued it.
+ */
+export function createDiskProxy(slot: DiskSlot, size: number, head: Uint8Array | undefined, post: (m: WorkerToHost, t?: Transferable[]) => void, drives: () => IdeDrive[]): DiskProxy {
   const waiting = new Map<number, (data: Uint8Array) => void>();
   const buffer = {
     byteLength: size,
@@ -56,11 +79,22 @@ export function createDiskProxy(slot: DiskSlot, size: number, head: Uint8Array |
     buffer,
     pending: () => waiting.size,
     owns: (id) => waiting.has(id),
-    reply(id, data) {
+    reply(id, data, failed) {
       // A block that fails verification never gets here: the host stops the guest instead.
       const fn = waiting.get(id);
       waiting.delete(id);
       fn?.(data);
+      if (failed) {
+        // v86's disk buffer interface has no error path: the completion above has just set a
+        // good status and raised the IRQ. The guest's handler runs only after we return, so
+        // turning that status into ERR with UNC ("uncorrectable data") here is what it reads:
+        // Linux's libata then retries, gives up and hands the reader an EIO, as for a bad sector.
+        const drive = drives().find((d) => d.buffer === buffer);
+        if (drive) {
+          drive.status_reg = ATA_DRDY | ATA_DSC | ATA_ERR;
+          drive.error_reg = ATA_ERROR_UNC;
+        }
+      }
     },
   };
 }

@@ -150,6 +150,14 @@ export async function runBundle(file: string, assets: EngineAssets, opts: RunOpt
       fatal = e;
       finish("poweroff");
     });
+    // The guest sees a failed read as a bad sector; the user is told why, once per disk region.
+    const told = new Set<string>();
+    host.on("disk-error", (slot, offset, e) => {
+      const where = `${slot}:${Math.floor(offset / (m.disks.find((d) => d.slot === slot)?.map.blockSize ?? 1))}`;
+      if (told.has(where)) return;
+      told.add(where);
+      opts.stderr.write(`\r\nvmsfx: the guest got an I/O error reading its disk ${slot} at byte ${offset}: ${e.message} [${e.code}]\r\n`);
+    });
 
     let inputGate: Promise<void> | undefined;
     if (coldBoot) {
@@ -200,6 +208,16 @@ export async function runBundle(file: string, assets: EngineAssets, opts: RunOpt
     await host.flushDisks();
     if (fatal) throw fatal;
 
+    // A resume point keeps whole blocks: sectors the guest wrote while a thin bundle's block
+    // could not be fetched are completed now, or the session cannot be kept (the previous stays).
+    for (const d of m.disks) {
+      const disk = disks[d.slot]!;
+      const partial = disk.partialBlocks;
+      await disk.completePartial().catch((e: unknown) => {
+        const why = e instanceof VmsfxError ? e : new VmsfxError("VMSFX_IO", String(e));
+        throw new VmsfxError(why.code, `this session could not be saved: the guest changed part of ${partial} disk block${partial === 1 ? "" : "s"} whose rest could not be downloaded (${why.message}) The state saved before this session is kept.`);
+      });
+    }
     // Everything but a crash keeps the user's work: a shut-down guest keeps its disks, any other
     // exit (Ctrl-] q, a signal, the terminal closing) suspends the whole machine.
     const kind = reason === "poweroff" || reason === "reboot" ? "powered-off" : "suspended";

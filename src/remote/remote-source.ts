@@ -21,6 +21,11 @@ export interface RemoteBackedSource extends SnapshotSource, Pick<BundleSource, "
 
 const HASH = /^[0-9a-f]{64}$/;
 const PARALLEL = 16;
+/**
+ * A block that could not be fetched fails again at once for this long: the guest's disk driver
+ * retries a failed read several times, and each retry should not wait out the network again.
+ */
+const FAILED_FOR_MS = 10_000;
 
 export function openRemoteBacked(local: SnapshotSource & Partial<Pick<BundleSource, "entry" | "readSpan">>, remotes: string[], cacheDir: string): RemoteBackedSource {
   // RAM arrives as ~100-500 blocks before the guest can run: with per-request latency, the number
@@ -38,6 +43,7 @@ export function openRemoteBacked(local: SnapshotSource & Partial<Pick<BundleSour
     if (bytes) await fsp.rm(cachePath(h), { force: true }); // damaged outside vmsfx: fetch again
     return undefined;
   };
+  const failed = new Map<BlockHash, { at: number; error: unknown }>();
   // The cache only saves downloads: when it cannot be written (disk full, read-only), the
   // verified block is used from memory, and the next launch fetches it again.
   const keep = async (h: BlockHash, bytes: Uint8Array) => {
@@ -60,7 +66,13 @@ export function openRemoteBacked(local: SnapshotSource & Partial<Pick<BundleSour
       if (inFile(hash)) return local.readStored(hash, rawLength);
       const cached = await fromCache(hash);
       if (cached) return cached;
-      const bytes = await fetcher.fetchBlock(hash, rawLength + MAX_STORED_OVERHEAD, (b) => sha256Hex(b) === hash);
+      const recent = failed.get(hash);
+      if (recent && performance.now() - recent.at < FAILED_FOR_MS) throw recent.error;
+      const bytes = await fetcher.fetchBlock(hash, rawLength + MAX_STORED_OVERHEAD, (b) => sha256Hex(b) === hash).catch((error: unknown) => {
+        failed.set(hash, { at: performance.now(), error });
+        throw error;
+      });
+      failed.delete(hash);
       await keep(hash, bytes);
       return bytes;
     },

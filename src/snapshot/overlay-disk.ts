@@ -15,11 +15,58 @@ export interface BlockDevice {
 export type BaseBlockReader = (index: number) => Promise<Uint8Array>;
 
 const BASE_CACHE_BLOCKS = 64;
+const SECTOR = 512;
+
+/**
+ * Sectors the guest wrote into a block whose base could not be read (a thin bundle's block that
+ * could not be fetched): the guest's write was already acknowledged, so it is kept, and the rest
+ * of the block is filled in from the base once the base can be had.
+ */
+class PartialBlock {
+  readonly data: Uint8Array;
+  private readonly known: Uint8Array;
+  private missing: number;
+
+  constructor(length: number) {
+    this.data = new Uint8Array(length);
+    this.known = new Uint8Array(Math.ceil(length / SECTOR));
+    this.missing = this.known.length;
+  }
+
+  static fits(inBlock: number, n: number, length: number): boolean {
+    return inBlock % SECTOR === 0 && (n % SECTOR === 0 || inBlock + n === length);
+  }
+
+  put(inBlock: number, piece: Uint8Array): void {
+    this.data.set(piece, inBlock);
+    for (let s = inBlock / SECTOR; s < Math.ceil((inBlock + piece.byteLength) / SECTOR); s++) {
+      if (!this.known[s]) this.missing--;
+      this.known[s] = 1;
+    }
+  }
+
+  get complete(): boolean {
+    return this.missing === 0;
+  }
+
+  covers(inBlock: number, n: number): boolean {
+    for (let s = Math.floor(inBlock / SECTOR); s < Math.ceil((inBlock + n) / SECTOR); s++) if (!this.known[s]) return false;
+    return true;
+  }
+
+  /** The whole block: the guest's sectors over the base's. */
+  over(base: Uint8Array): Uint8Array {
+    const out = base.slice(0, this.data.byteLength);
+    for (let s = 0; s < this.known.length; s++) if (this.known[s]) out.set(this.data.subarray(s * SECTOR, (s + 1) * SECTOR), s * SECTOR);
+    return out;
+  }
+}
 
 export class OverlayDisk implements BlockDevice {
   /** Changed blocks, full-sized copies; never aliased with base buffers. */
   readonly dirty = new Map<number, Uint8Array>();
   private readonly baseCache = new Map<number, Promise<Uint8Array>>();
+  private readonly partial = new Map<number, PartialBlock>();
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(
@@ -63,6 +110,9 @@ export class OverlayDisk implements BlockDevice {
       this.check(offset, length);
       const out = new Uint8Array(length);
       await this.forEachSpan(offset, length, async (index, inBlock, at, n) => {
+        const p = this.partial.get(index);
+        if (p?.covers(inBlock, n)) return out.set(p.data.subarray(inBlock, inBlock + n), at);
+        if (p) await this.complete(index, p);
         const b = await this.block(index);
         out.set(b.subarray(inBlock, inBlock + n), at);
       });
@@ -74,16 +124,58 @@ export class OverlayDisk implements BlockDevice {
     return this.serial(async () => {
       this.check(offset, data.byteLength);
       await this.forEachSpan(offset, data.byteLength, async (index, inBlock, at, n) => {
+        const piece = data.subarray(at, at + n);
         let d = this.dirty.get(index);
-        if (!d) {
-          d = new Uint8Array(this.blockLength(index));
-          d.set(await this.block(index));
-          this.dirty.set(index, d);
-          this.baseCache.delete(index);
+        const p = this.partial.get(index);
+        if (!d && p) {
+          p.put(inBlock, piece);
+          if (p.complete) this.promote(index, p.data);
+          return;
         }
-        d.set(data.subarray(at, at + n), inBlock);
+        if (!d) {
+          let base: Uint8Array;
+          try {
+            base = await this.block(index);
+          } catch (e) {
+            const length = this.blockLength(index);
+            if (!PartialBlock.fits(inBlock, n, length)) throw e;
+            const fresh = new PartialBlock(length);
+            fresh.put(inBlock, piece);
+            if (fresh.complete) this.promote(index, fresh.data);
+            else this.partial.set(index, fresh);
+            return;
+          }
+          d = this.promote(index, base.slice(0, this.blockLength(index)));
+        }
+        d.set(piece, inBlock);
       });
     });
+  }
+
+  /** Blocks the guest wrote part of while their base could not be read. */
+  get partialBlocks(): number {
+    return this.partial.size;
+  }
+
+  /**
+   * Reads the base of every partly written block to make it whole (a resume point keeps whole
+   * blocks only). Throws the base's error when one still cannot be read.
+   */
+  completePartial(): Promise<void> {
+    return this.serial(async () => {
+      for (const [index, p] of [...this.partial]) await this.complete(index, p);
+    });
+  }
+
+  private async complete(index: number, p: PartialBlock): Promise<void> {
+    this.promote(index, p.over(await this.readBase(index)));
+  }
+
+  private promote(index: number, whole: Uint8Array): Uint8Array {
+    this.partial.delete(index);
+    this.baseCache.delete(index);
+    this.dirty.set(index, whole);
+    return whole;
   }
 
   private check(offset: number, length: number): void {

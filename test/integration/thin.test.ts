@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it, inject } from "vitest";
 import { cpSync, existsSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { ROOT, vmsfx } from "../helpers/cli";
-import { execFileSync } from "node:child_process";
+import { CLI, ROOT, vmsfx } from "../helpers/cli";
+import { execFileSync, spawn } from "node:child_process";
 import { tempDir } from "../helpers/synthetic-snapshot";
 import { startFaultServer, type FaultServer } from "../helpers/fault-server";
 
@@ -117,6 +117,41 @@ describe("thin bundles", () => {
     } finally {
       execFileSync("bash", [script, "stop", port], { stdio: "ignore" });
     }
+  }, 120_000);
+
+  it("a disk block that cannot be fetched is an I/O error in the guest, the launcher says why, and the guest goes on; once the server is back nothing is lost", async () => {
+    const manifest = JSON.parse(readFileSync(path.join(inject("snapshotDir"), "manifest.json"), "utf8"));
+    // The first disk block is fetched before resume (v86 reads the geometry); every later one 404s.
+    const first = manifest.disks[0].map.blocks[0];
+    const site = await startFaultServer({ dir: await published(), maxRequests: 2000, rules: [{ path: new RegExp(`blocks/(?!${first})`), fault: { kind: "status", status: 404 } }] });
+    servers.push(site);
+    const app = await thinFor([`${site.url}/`], "memory");
+    const child = spawn(process.execPath, [CLI, "run", app], { cwd: ROOT });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    const exited = new Promise<number | null>((resolve) => child.on("close", resolve));
+    const until = async (text: string) => {
+      for (let i = 0; i < 600 && !stdout.includes(text); i++) await new Promise((r) => setTimeout(r, 100));
+      expect(stdout).toContain(text);
+    };
+    try {
+      child.stdin.write("cat /mnt/hello.txt\necho alive$((6*7))\n");
+      await until("alive42");
+      expect(stdout).toMatch(/cat: .*Input\/output error/);
+      expect(stdout).not.toContain("hello from the vmsfx sample disk");
+      expect(stderr).toMatch(/vmsfx: the guest got an I\/O error reading its disk hda at byte \d+: 1 block .* its servers could not provide it: .*404.*\[VMSFX_REMOTE_FAILED\]/);
+      // The server recovers: the guest reads the file now, and what it wrote meanwhile (into
+      // blocks it could not read) is completed and kept when it shuts down.
+      site.rules.length = 0;
+      await new Promise((r) => setTimeout(r, 10_000)); // failed blocks are not asked for again for 10 s
+      child.stdin.end("cat /mnt/hello.txt\npoweroff\n");
+      expect(await exited).toBe(0);
+    } finally {
+      child.kill("SIGKILL");
+    }
+    expect(stdout).toContain("hello from the vmsfx sample disk");
   }, 120_000);
 
   it("offline with blocks missing: one clear error naming how many blocks and bytes, exit 60", async () => {
