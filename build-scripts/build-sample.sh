@@ -206,6 +206,7 @@ inputs_digest() {
 	{
 		sha256sum <"$SCRIPT_PATH"
 		sha256sum <"$SRC_DIR/init"
+		sha256sum <"$SRC_DIR/vmsfx-agent"
 		printf '%s\n' "$(basename "$KERNEL_DEB")" "$(basename "$BUSYBOX_DEB")" "$(basename "$SEABIOS_DEB")"
 		printf '%s\n' "${ROOTFS_DEBS[@]##*/}"
 		printf 'epoch=%s\n' "$SOURCE_DATE_EPOCH"
@@ -305,6 +306,8 @@ cp "$EXTRACT/bin/busybox" "$INITRD/bin/busybox"
 # applet links, so /bin/sh has to exist already.
 ln -s busybox "$INITRD/bin/sh"
 cp "$SRC_DIR/init" "$INITRD/init"
+# The guest agent (docs/guest-agent.md), started by /init.
+cp "$SRC_DIR/vmsfx-agent" "$INITRD/bin/vmsfx-agent"
 
 # Index modules by their kernel name: "-" and "_" are interchangeable there,
 # and newer Debian kernels ship them compressed.
@@ -349,7 +352,7 @@ fi
 # Fixed owners, modes and times, sorted entries: the same inputs give the
 # same initrd bytes.
 chmod -R u=rwX,go=rX "$INITRD"
-chmod 0755 "$INITRD/init" "$INITRD/bin/busybox"
+chmod 0755 "$INITRD/init" "$INITRD/bin/busybox" "$INITRD/bin/vmsfx-agent"
 chmod 1777 "$INITRD/tmp"
 find "$INITRD" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
 (cd "$INITRD" && find . -mindepth 1 -print0 | LC_ALL=C sort -z |

@@ -24,6 +24,11 @@ function parseSize(v: string | number): number {
 
 export async function main(argv: string[]): Promise<number> {
   let code = 0;
+  // `vmsfx run app.vmsfx -- ARGS`: everything after the first `--` is for the guest's app.
+  const dashes = argv.indexOf("--");
+  const guestArgs = dashes >= 0 ? argv.slice(dashes + 1) : undefined;
+  if (dashes >= 0) argv = argv.slice(0, dashes);
+  if (guestArgs && argv[0] !== "run") throw new VmsfxError("VMSFX_USAGE", "arguments after -- are only for `vmsfx run` (they go to the guest's app). Run `vmsfx --help` for usage.");
   const run = async (p: Promise<number>): Promise<void> => {
     code = await p;
   };
@@ -145,7 +150,7 @@ export async function main(argv: string[]): Promise<number> {
           .options(ACCESS_OPTIONS)
           .epilogue("On a terminal, Ctrl-] then q suspends the guest; the next run continues where it stopped (--fresh or --reset to start over). With piped input the guest runs until it powers off.")
           .example("printf 'cat /mnt/hello.txt\\npoweroff\\n' | $0 run app.vmsfx", ""),
-      (a) => run(a.reset ? resetState(a.bundle, a["state-dir"]) : runCommand({ bundle: a.bundle, fresh: a.fresh, stateDir: a["state-dir"], timings: a.timings, gui: guiFrom(a), ...accessFrom(a) })),
+      (a) => run(a.reset ? resetState(a.bundle, a["state-dir"]) : runCommand({ bundle: a.bundle, fresh: a.fresh, stateDir: a["state-dir"], timings: a.timings, args: guestArgs, gui: guiFrom(a), ...accessFrom(a) })),
     )
     .command(
       "publish <input>",

@@ -11,6 +11,8 @@ import type { ScreenUpdate } from "./engine-protocol";
 
 export interface GuestEvents {
   serial: (bytes: Uint8Array) => void;
+  /** A line (or a 4 KiB piece of one) the guest agent wrote on its port. */
+  agent: (bytes: Uint8Array) => void;
   exit: (reason: ExitReason) => void;
   /** What the VGA shows; only after watchScreen(). */
   screen: (update: ScreenUpdate) => void;
@@ -27,7 +29,7 @@ type Waiter = { type: WorkerToHost["type"]; resolve: (m: WorkerToHost) => void }
 export class GuestHost {
   private readonly worker: Worker;
   private readonly waiters: Waiter[] = [];
-  private readonly listeners: { [K in keyof GuestEvents]: GuestEvents[K][] } = { serial: [], exit: [], fatal: [], screen: [], "disk-error": [] };
+  private readonly listeners: { [K in keyof GuestEvents]: GuestEvents[K][] } = { serial: [], agent: [], exit: [], fatal: [], screen: [], "disk-error": [] };
   private disks: Partial<Record<DiskSlot, BlockDevice>> = {};
   private pendingWrites = new Set<Promise<void>>();
   private failed: VmsfxError | undefined;
@@ -73,6 +75,11 @@ export class GuestHost {
 
   input(bytes: Uint8Array): void {
     if (!this.terminated) this.send({ type: "input", bytes });
+  }
+
+  /** Bytes for the guest agent's port. */
+  agentInput(bytes: Uint8Array): void {
+    if (!this.terminated) this.send({ type: "agent-input", bytes });
   }
 
   /** Reports the screen from now on (the browser window); costs nothing until called. */
@@ -148,6 +155,9 @@ export class GuestHost {
     switch (m.type) {
       case "serial":
         for (const fn of this.listeners.serial) fn(m.bytes);
+        return;
+      case "agent":
+        for (const fn of this.listeners.agent) fn(m.bytes);
         return;
       case "exit":
         for (const fn of this.listeners.exit) fn(m.reason);

@@ -58,6 +58,8 @@ export type HostToWorker =
   | { type: "presence"; ram: ImagePresence; vga: ImagePresence }
   | { type: "restore"; state: Uint8Array }
   | { type: "input"; bytes: Uint8Array }
+  /** Bytes for the guest agent's port (the second serial port, ttyS1); see docs/guest-agent.md. */
+  | { type: "agent-input"; bytes: Uint8Array }
   /** `failed`: the block could not be had (a thin bundle offline); the guest gets an I/O error, `data` is zeros. */
   | { type: "disk-reply"; id: number; data: Uint8Array; failed?: boolean }
   /** Stop the guest and return its whole state (capture). */
@@ -79,6 +81,8 @@ export type WorkerToHost =
   | { type: "created"; marks: Record<string, number> }
   | { type: "running" }
   | { type: "serial"; bytes: Uint8Array }
+  /** Bytes the guest agent wrote to ttyS1; console bytes written before them were posted first. */
+  | { type: "agent"; bytes: Uint8Array }
   | { type: "disk-read"; id: number; slot: DiskSlot; offset: number; length: number }
   | { type: "disk-write"; slot: DiskSlot; offset: number; data: Uint8Array }
   | { type: "exit"; reason: ExitReason }

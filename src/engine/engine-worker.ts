@@ -48,6 +48,33 @@ function flushSerial(): void {
   post({ type: "serial", bytes }, [bytes.buffer]);
 }
 
+// The agent speaks in lines; each goes out whole, after the console bytes written before it, so
+// an app's last output reaches the terminal before the launcher hears its exit status.
+let agentLine: number[] = [];
+function onAgentByte(b: number): void {
+  agentLine.push(b);
+  if (b !== 0x0a && agentLine.length < 4096) return;
+  flushSerial();
+  const bytes = Uint8Array.from(agentLine);
+  agentLine = [];
+  post({ type: "agent", bytes }, [bytes.buffer]);
+}
+// Host lines for the agent are short; they wait only until the guest runs.
+const pendingAgentInput: number[] = [];
+function queueAgentInput(bytes: Uint8Array): void {
+  for (const b of bytes) pendingAgentInput.push(b);
+  if (running) for (const b of pendingAgentInput.splice(0)) emulator.bus.send("serial1-input", b);
+}
+// A state saved before the agent port existed has no entry for it; v86 would throw restoring it.
+function tolerateMissingAgentPort(cpu: any): void {
+  const uart = cpu?.devices?.uart1;
+  if (!uart) return;
+  const setState = uart.set_state;
+  uart.set_state = function (this: unknown, s: unknown) {
+    if (s) setState.call(this, s);
+  };
+}
+
 // v86 queues input without limit but the guest's tty drops what overflows its buffers, so input
 // is fed at the pace the guest reads it.
 const pendingInput: number[] = [];
@@ -91,6 +118,8 @@ async function create(module: WebAssembly.Module, machine: MachineSpec, boot?: B
     disable_keyboard: true,
     disable_mouse: true,
     disable_speaker: true,
+    // ttyS1 (0x2f8, IRQ 3) carries the guest agent's line protocol (docs/guest-agent.md).
+    uart1: true,
     autostart: !!boot,
     hda: disks.hda?.buffer,
     hdb: disks.hdb?.buffer,
@@ -110,6 +139,8 @@ async function create(module: WebAssembly.Module, machine: MachineSpec, boot?: B
   mark("v86Loaded");
   if (screenWanted) watchScreen();
   emulator.add_listener("serial0-output-byte", onSerialByte);
+  emulator.add_listener("serial1-output-byte", onAgentByte);
+  tolerateMissingAgentPort(emulator.v86.cpu);
   // Without ACPI, Linux powers off by halting with interrupts disabled; v86 reports exactly that.
   emulator.add_listener("cpu-event-halt", () => signalExit("poweroff"));
   const cpu = emulator.v86.cpu;
@@ -175,6 +206,7 @@ async function restore(state: Uint8Array): Promise<void> {
   await emulator.run();
   running = true;
   pumpInput();
+  queueAgentInput(new Uint8Array(0));
   post({ type: "running" });
 }
 
@@ -238,6 +270,8 @@ port.on("message", (m: HostToWorker) => {
         return restore(m.state);
       case "input":
         return queueInput(m.bytes);
+      case "agent-input":
+        return queueAgentInput(m.bytes);
       case "disk-reply":
         return disks[findSlot(m.id)]?.reply(m.id, m.data, m.failed);
       case "save":

@@ -28,7 +28,11 @@ export function attachConsole(host: GuestHost, opts: ConsoleOptions): ConsoleBri
   const interactive = opts.stdin.isTTY === true;
   const pacer = interactive ? undefined : new LinePacer((b) => host.input(b));
   const prompts = interactive ? undefined : new TerminalAnswerer(undefined, () => pacer?.prompt());
+  // Once closed, guest output is no longer the user's: after an app run (`./app -- ARGS`) the
+  // guest's shell redraws its prompt, which is not part of the app's output.
+  let closed = false;
   host.on("serial", (bytes) => {
+    if (closed) return;
     pacer?.output();
     opts.stdout.write(prompts ? prompts.observe(bytes) : bytes);
   });
@@ -61,6 +65,8 @@ export function attachConsole(host: GuestHost, opts: ConsoleOptions): ConsoleBri
   return {
     interactive,
     close() {
+      if (closed) return;
+      closed = true;
       pacer?.close();
       opts.stdin.off("data", onData);
       if (interactive) opts.stdin.setRawMode(false);

@@ -5,6 +5,7 @@ import { resetState } from "./reset-state";
 import { fingerprintCommand } from "../cli/key-commands";
 import { ACCESS_OPTIONS, accessFrom } from "../cli/access-options";
 import { loadSeaAssets } from "./sea-assets";
+import { desktopCommand } from "./desktop-install";
 import { GUI_OPTIONS, guiFrom } from "../gui/gui-options";
 
 /**
@@ -14,7 +15,10 @@ import { GUI_OPTIONS, guiFrom } from "../gui/gui-options";
 
 async function main(argv: string[]): Promise<number> {
   const self = process.execPath;
-  const a = await yargs(argv)
+  // `./app -- ARGS`: everything after the first `--` goes to the guest's app (docs/guest-agent.md).
+  const dashes = argv.indexOf("--");
+  const guestArgs = dashes >= 0 ? argv.slice(dashes + 1) : undefined;
+  const a = await yargs(dashes >= 0 ? argv.slice(0, dashes) : argv)
     .scriptName(self.split(/[\\/]/).pop() ?? "app")
     .usage("$0 [options]\n\nA vmsfx app: a Linux guest snapshot in one file. Run it to resume the guest on this terminal.\nOn a terminal, Ctrl-] then q suspends it; the next run continues where it stopped.")
     .option("info", { type: "boolean", default: false, describe: "show what this file holds and exit" })
@@ -26,6 +30,8 @@ async function main(argv: string[]): Promise<number> {
     .option("timings", { type: "boolean", default: false, describe: "print a JSON line of resume timings to stderr" })
     .options(GUI_OPTIONS)
     .options(ACCESS_OPTIONS)
+    .option("install", { type: "boolean", default: false, describe: "add a menu entry and a command on your PATH for this app, and exit" })
+    .option("uninstall", { type: "boolean", default: false, describe: "remove what --install added, and exit" })
     .option("fingerprint", { type: "boolean", default: false, describe: "print this machine's fingerprint (for a publisher's machine list) and exit" })
     .strict()
     .help()
@@ -39,10 +45,11 @@ async function main(argv: string[]): Promise<number> {
   const stateDir = a["state-dir"];
   const access = accessFrom(a);
   if (a.fingerprint) return fingerprintCommand();
+  if (a.install || a.uninstall) return desktopCommand(self, a.install ? "install" : "uninstall");
   if (a.info) return inspectCommand({ target: self, json: a.json, ...access });
   if (a.verify) return verifyCommand({ target: self, json: a.json, quiet: false, stateDir, ...access });
   if (a.reset) return resetState(self, stateDir);
-  return runCommand({ bundle: self, fresh: a.fresh, stateDir, timings: a.timings, gui: guiFrom(a), ...access }, loadSeaAssets);
+  return runCommand({ bundle: self, fresh: a.fresh, stateDir, timings: a.timings, args: guestArgs, gui: guiFrom(a), ...access }, loadSeaAssets);
 }
 
 exitQuietlyOnClosedOutput();

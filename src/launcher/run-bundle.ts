@@ -12,6 +12,7 @@ import type { BundleSource } from "../snapshot/bundle-reader";
 import { openLayeredSource } from "../snapshot/layered-source";
 import { guardPackBlocks, openResumePoint, type ResumePoint } from "../snapshot/resume-point";
 import { attachConsole } from "./console-bridge";
+import { attachGuestAgent } from "./guest-agent";
 import { SerialTail } from "./terminal-answerer";
 import { openStateDir } from "./state-dir";
 import { saveOnExit } from "./save-on-exit";
@@ -34,6 +35,8 @@ import { startGui, type GuiOptions } from "../gui/gui-session";
 export interface RunOptions {
   fresh: boolean;
   stateDir?: string;
+  /** Arguments after `--`: the guest agent runs the guest's app with them; its exit status is ours. */
+  args?: string[];
   /** Turns an encrypted bundle's header into its manifest and cipher (asks for the passphrase). */
   unlock?: Unlocker;
   /** The publisher key the bundle must be signed with (`--require-signer`). */
@@ -53,7 +56,7 @@ export interface RunOptions {
 
 export interface RunResult {
   exitCode: number;
-  reason: ExitReason | "detached" | "signal" | "session-limit";
+  reason: ExitReason | "detached" | "signal" | "session-limit" | "app-exit";
   /** Set when the publisher's session limit ended the run. */
   notice?: string;
   saved?: { stateDir: string; kind: string; blocks: number; packBytes: number; newBytes: number; ms: number };
@@ -150,6 +153,18 @@ export async function runBundle(file: string, assets: EngineAssets, opts: RunOpt
       fatal = e;
       finish("poweroff");
     });
+    // Attached before the guest runs, so its first lines (clock, entropy, size, the app's
+    // arguments) reach the resumed agent at once without the resume waiting for it.
+    let appStatus = 0;
+    const agent = attachGuestAgent(host, {
+      args: opts.args,
+      coldBoot,
+      terminal: opts.stdout,
+      onExit: (status) => {
+        appStatus = status;
+        finish("app-exit");
+      },
+    });
     // The guest sees a failed read as a bad sector; the user is told why, once per disk region.
     const told = new Set<string>();
     host.on("disk-error", (slot, offset, e) => {
@@ -182,7 +197,8 @@ export async function runBundle(file: string, assets: EngineAssets, opts: RunOpt
       await created;
       mark("engineReady");
       await host.restore(deviceState);
-      opts.stdout.write(m.console.tail);
+      // With arguments the user asked for the app's output, not the screen they left.
+      if (!opts.args) opts.stdout.write(m.console.tail);
     }
     mark("running");
 
@@ -204,6 +220,7 @@ export async function runBundle(file: string, assets: EngineAssets, opts: RunOpt
     clearTimeout(sessionTimer);
     clearTimeout(runTimer);
     bridge.close();
+    agent.close();
     await gui?.close(reason === "poweroff" || reason === "reboot" ? "The guest has shut down." : "The guest is suspended; run the app again to continue where it stopped.");
     await host.flushDisks();
     if (fatal) throw fatal;
@@ -237,7 +254,7 @@ export async function runBundle(file: string, assets: EngineAssets, opts: RunOpt
     for (const s of signals) process.off(s, onSignal);
     outputClosed.handle = closedBefore;
     const notice = reason === "session-limit" && gate.policy ? sessionLimitMessage(gate.policy) : undefined;
-    return { exitCode: reason === "signal" ? 130 : 0, reason, notice, saved: { stateDir: state.path, kind, ...saved } };
+    return { exitCode: reason === "signal" ? 130 : reason === "app-exit" ? appStatus : 0, reason, notice, saved: { stateDir: state.path, kind, ...saved } };
   } finally {
     await host.stop();
     await source.close();

@@ -1,0 +1,77 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { execFileSync, spawn } from "node:child_process";
+import { chmodSync, copyFileSync } from "node:fs";
+import * as path from "node:path";
+import { CLI, ROOT, runProgram, vmsfx } from "../helpers/cli";
+import { tempDir } from "../helpers/synthetic-snapshot";
+
+/**
+ * The second sample: Debian's i386 Python 3.11, captured warm at its `>>> ` prompt. Built with
+ * the sample builder (cached in .cache/samples/python; a rerun downloads and builds nothing),
+ * captured and packed through the real CLI, then resumed with piped Python.
+ */
+
+let bundle = "";
+
+beforeAll(() => {
+  execFileSync("bash", ["build-scripts/build-sample.sh", "python"], { cwd: ROOT, stdio: ["ignore", "inherit", "inherit"] });
+  const work = tempDir("vmsfx-python-");
+  const snap = path.join(work, "snap");
+  bundle = path.join(work, "python.vmsfx");
+  execFileSync(process.execPath, [CLI, "capture", "samples/python/vm.json", "-o", snap, "--quiet"], { cwd: ROOT, stdio: ["ignore", "inherit", "inherit"] });
+  execFileSync(process.execPath, [CLI, "pack", snap, "-o", bundle, "--quiet"], { cwd: ROOT, stdio: ["ignore", "inherit", "inherit"] });
+}, 300_000);
+
+/** Lines of the guest's output, without the tty's carriage returns. */
+const lines = (stdout: string) => stdout.split("\n").map((l) => l.replace(/\r$/, ""));
+
+describe("python sample", () => {
+  it("resumes at >>> and answers piped Python; exit() powers the guest off", async () => {
+    const r = await vmsfx(["run", bundle, "--state-dir", tempDir()], { input: "6*7\nimport hello\nhello.fib(30)\nexit()\n" });
+    expect(r.stderr).not.toMatch(/internal error/);
+    const out = lines(r.stdout);
+    // Each answer right after its own echoed line: the input was sent one prompt at a time.
+    expect(out).toContain(">>> 6*7");
+    expect(out[out.indexOf(">>> 6*7") + 1]).toBe("42");
+    expect(out).toContain("hello from the vmsfx python sample disk"); // a module read from the disk
+    expect(out[out.indexOf(">>> hello.fib(30)") + 1]).toBe("832040");
+    expect(r.stdout).not.toContain("Python 3.11"); // the banner belongs to the capture's boot, not this run
+    expect(r.code).toBe(0);
+  });
+
+  it("`echo '6*7' | vmsfx run python.vmsfx` prints 42", async () => {
+    // Once the input ends the guest keeps running until it is stopped (or, where the console ends
+    // piped input with Ctrl-D, until Python exits); a signal suspends it, exiting 130.
+    const child = spawn(process.execPath, [CLI, "run", bundle, "--state-dir", tempDir()], { cwd: ROOT });
+    let stdout = "";
+    let stderr = "";
+    child.stderr.on("data", (d) => (stderr += d));
+    const answered = new Promise<void>((resolve) => {
+      child.stdout.on("data", (d) => {
+        stdout += d;
+        if (/^42\r?$/m.test(stdout)) resolve();
+      });
+    });
+    const closed = new Promise<number | null>((resolve) => child.on("close", resolve));
+    child.stdin.end("6*7\n");
+    await Promise.race([answered, closed]);
+    child.kill("SIGTERM");
+    const code = await closed;
+    expect(lines(stdout)).toContain("42");
+    expect(stderr).not.toMatch(/internal error/);
+    expect([0, 130]).toContain(code);
+  });
+
+  it("the one executable answers the same, from an empty folder with no node on PATH", async () => {
+    const built = path.join(tempDir(), "python");
+    const packed = await vmsfx(["exe", bundle, "-o", built, "--quiet"], { timeoutMs: 120_000 });
+    expect(packed.code).toBe(0);
+    const dir = tempDir("vmsfx-usb-");
+    const app = path.join(dir, "python");
+    copyFileSync(built, app);
+    chmodSync(app, 0o755);
+    const r = await runProgram(app, [], { input: "6*7\nexit()\n", cwd: dir, env: { PATH: "/nonexistent" }, bareEnv: true });
+    expect(lines(r.stdout)).toContain("42");
+    expect(r.code).toBe(0);
+  });
+});
