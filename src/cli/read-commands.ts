@@ -119,7 +119,7 @@ export interface AccessOptions {
 }
 
 export async function runCommand(
-  a: { bundle: string; fresh: boolean; stateDir?: string; timings: boolean } & AccessOptions & { gui?: GuiOptions },
+  a: { bundle: string; fresh: boolean; stateDir?: string; timings: boolean; args?: string[] } & AccessOptions & { gui?: GuiOptions },
   loadAssets: () => Promise<EngineAssets> = loadEngineAssets,
 ): Promise<number> {
   const timings: Record<string, number> | undefined = a.timings ? { command: Math.round(performance.now() * 10) / 10 } : undefined;
@@ -128,6 +128,7 @@ export async function runCommand(
   const assets = await loadAssets();
   const r = await runBundle(a.bundle, assets, {
     fresh: a.fresh,
+    args: a.args,
     stateDir: a.stateDir && path.resolve(a.stateDir),
     unlock: unlockerFor(a),
     requireSigner: a.requireSigner ? await resolvePublicKey(a.requireSigner) : undefined,
@@ -140,7 +141,7 @@ export async function runCommand(
   if (r.notice) process.stderr.write(`\r\n${r.notice}\r\n`);
   // Said after the state folder is released: the terminal may already be gone.
   if (r.reason === "reboot") process.stderr.write("\r\nvmsfx: the guest asked to reboot; it was shut down instead (v86 cannot reboot a resumed guest). Its disks are kept.\r\n");
-  if (r.saved?.kind === "suspended") process.stderr.write(`\r\nvmsfx: suspended; run it again to continue where you left off (saved in ${(r.saved.ms / 1000).toFixed(2)} s).\r\n`);
+  if (r.saved?.kind === "suspended" && r.reason !== "app-exit") process.stderr.write(`\r\nvmsfx: suspended; run it again to continue where you left off (saved in ${(r.saved.ms / 1000).toFixed(2)} s).\r\n`);
   if (timings) process.stderr.write(`vmsfx-timings ${JSON.stringify({ ...timings, maxRssKb: process.resourceUsage().maxRSS, ...(r.saved ? { saveMs: r.saved.ms, savedNewBytes: r.saved.newBytes, savedPackBytes: r.saved.packBytes } : {}) })}\n`);
   return r.exitCode;
 }

@@ -156,12 +156,15 @@ export async function runBundle(file: string, assets: EngineAssets, opts: RunOpt
     // Attached before the guest runs, so its first lines (clock, entropy, size, the app's
     // arguments) reach the resumed agent at once without the resume waiting for it.
     let appStatus = 0;
+    let closeConsole = () => {};
     const agent = attachGuestAgent(host, {
       args: opts.args,
       coldBoot,
       terminal: opts.stdout,
       onExit: (status) => {
         appStatus = status;
+        // Everything the app wrote came before this; what follows is the guest's shell.
+        closeConsole();
         finish("app-exit");
       },
     });
@@ -203,6 +206,7 @@ export async function runBundle(file: string, assets: EngineAssets, opts: RunOpt
     mark("running");
 
     const bridge = attachConsole(host, { stdin: opts.stdin, stdout: opts.stdout, stderr: opts.stderr, onDetach: () => finish("detached"), inputGate });
+    closeConsole = () => bridge.close();
     const gui = opts.gui ? await startGui(host, { ...opts.gui, title: m.guest.name, onSuspend: () => finish("detached"), stdout: opts.stdout, stderr: opts.stderr }) : undefined;
     // What the user last saw, redrawn when this resume point is resumed.
     const screen = new SerialTail(1024);
