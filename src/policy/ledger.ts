@@ -151,11 +151,26 @@ export async function writeLedger(stateDir: string, mirrorPath: string, appId: s
   const bytes = Buffer.from(`${JSON.stringify(file, null, 2)}\n`, "utf8");
   for (const target of [mirrorPath, path.join(stateDir, LEDGER_FILE)]) {
     try {
-      await fsp.mkdir(path.dirname(target), { recursive: true }).catch((e) => Promise.reject(fromFsError(e, path.dirname(target), "creating the folder for the usage record")));
+      await makeFolder(path.dirname(target));
       await writeFileAtomic(target, bytes);
     } catch (e) {
       throw notRecorded(e, target);
     }
+  }
+}
+
+async function makeFolder(dir: string): Promise<void> {
+  try {
+    await fsp.mkdir(dir, { recursive: true });
+  } catch (e) {
+    let err = e as NodeJS.ErrnoException;
+    // Node's recursive mkdir reports a read-only or unwritable parent as ENOENT: find the real cause.
+    if (err.code === "ENOENT") {
+      let up = path.dirname(dir);
+      while (!(await fsp.stat(up).then(() => true, () => false)) && path.dirname(up) !== up) up = path.dirname(up);
+      await fsp.access(up, 2 /* W_OK */).catch((why: NodeJS.ErrnoException) => (err = why));
+    }
+    throw fromFsError(err, dir, "creating the folder for the usage record");
   }
 }
 

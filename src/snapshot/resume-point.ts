@@ -148,17 +148,22 @@ export async function openResumePoint(stateDir: string): Promise<OpenedResumePoi
     return { point };
   } catch (e) {
     if (!isVmsfxError(e) || !DAMAGE.has(e.code)) throw e;
-    const setAside = await setAsideDamaged(stateDir, point);
+    const setAside = await setAsideResumePoint(stateDir, point, "corrupt");
     const why = (e as { detail?: string }).detail ?? e.message.replace(/\.$/, "");
     const notice = `vmsfx: the changes saved in ${stateDir} are damaged (${why}). They were moved to ${setAside} for inspection; this launch starts from the app's own state.`;
     return { notice, setAside };
   }
 }
 
-async function setAsideDamaged(stateDir: string, point: ResumePoint | undefined): Promise<string> {
+/**
+ * Moves a resume point (resume.json and its pack) into `<state>/<why>-<time>/`: a damaged one
+ * ("corrupt"), or one made by another version of the app ("other-version"), which the user may
+ * still want. Only the newest few of each kind are kept.
+ */
+export async function setAsideResumePoint(stateDir: string, point: ResumePoint | undefined, why: "corrupt" | "other-version"): Promise<string> {
   const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
-  let dir = path.join(stateDir, `corrupt-${stamp}`);
-  for (let n = 2; await fsp.stat(dir).then(() => true, () => false); n++) dir = path.join(stateDir, `corrupt-${stamp}-${n}`);
+  let dir = path.join(stateDir, `${why}-${stamp}`);
+  for (let n = 2; await fsp.stat(dir).then(() => true, () => false); n++) dir = path.join(stateDir, `${why}-${stamp}-${n}`);
   try {
     await fsp.mkdir(dir);
     await fsp.rename(path.join(stateDir, RESUME_FILE), path.join(dir, RESUME_FILE));
@@ -166,9 +171,9 @@ async function setAsideDamaged(stateDir: string, point: ResumePoint | undefined)
     const packs = point?.pack ? [point.pack.file] : (await fsp.readdir(stateDir)).filter((f) => PACK_RE.test(f));
     for (const f of packs) await fsp.rename(path.join(stateDir, f), path.join(dir, f)).catch((e) => (e?.code === "ENOENT" ? undefined : Promise.reject(e)));
   } catch (e) {
-    throw fromFsError(e, dir, "moving a damaged resume point aside");
+    throw fromFsError(e, dir, "moving a resume point aside");
   }
-  const old = (await fsp.readdir(stateDir)).filter((f) => /^corrupt-/.test(f)).sort();
+  const old = (await fsp.readdir(stateDir)).filter((f) => f.startsWith(`${why}-`)).sort();
   for (const f of old.slice(0, Math.max(0, old.length - KEEP_CORRUPT))) await fsp.rm(path.join(stateDir, f), { recursive: true, force: true }).catch(() => undefined);
   return dir;
 }
@@ -213,6 +218,11 @@ export interface SaveResult {
 
 export async function saveResumePoint(input: SaveInput): Promise<SaveResult> {
   const { stateDir } = input;
+  // Packs of saves killed before their switch are nobody's: drop them now, so repeated crashes
+  // never leave more than the current pack and the one being written. Only when resume.json is
+  // readable: the pack it names must survive this save failing too.
+  const current = await readResumePoint(stateDir).catch(() => null);
+  if (current !== null) await collectGarbage(stateDir, current?.pack?.file);
   const needed = new Set<BlockHash>();
   for (const map of allMaps(input.manifest)) for (const h of map.blocks) if (h && !input.inBundle(h)) needed.add(h);
   let pack: ResumePoint["pack"] = null;
