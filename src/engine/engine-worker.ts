@@ -211,6 +211,9 @@ async function restore(state: Uint8Array): Promise<void> {
 }
 
 async function stopQuiet(): Promise<void> {
+  // The window stops with the guest: rendering a frame between stop and save would touch VGA state.
+  screenTap?.stop();
+  screenTap = undefined;
   // A disk request in flight or input not yet read by the guest is not part of v86's state.
   while (disks && Object.values(disks).some((d) => d && d.pending() > 0)) await new Promise((r) => setTimeout(r, 1));
   await emulator.stop();
