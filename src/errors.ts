@@ -38,6 +38,7 @@ export const EXIT = {
   wrongPassphrase: 51,
   offline: 60,
   remoteFailed: 61,
+  updateRefused: 62,
   interrupted: 130,
 } as const;
 
@@ -73,6 +74,7 @@ export type ErrorCode =
   | "VMSFX_WRONG_PASSPHRASE"
   | "VMSFX_OFFLINE"
   | "VMSFX_REMOTE_FAILED"
+  | "VMSFX_UPDATE_REFUSED"
   | "VMSFX_INTERRUPTED";
 
 const EXIT_BY_CODE: Record<ErrorCode, number> = {
@@ -106,6 +108,7 @@ const EXIT_BY_CODE: Record<ErrorCode, number> = {
   VMSFX_WRONG_PASSPHRASE: EXIT.wrongPassphrase,
   VMSFX_OFFLINE: EXIT.offline,
   VMSFX_REMOTE_FAILED: EXIT.remoteFailed,
+  VMSFX_UPDATE_REFUSED: EXIT.updateRefused,
   VMSFX_DOWNLOAD_INTEGRITY: EXIT.downloadIntegrity,
   VMSFX_INTERRUPTED: EXIT.interrupted,
 };

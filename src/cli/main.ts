@@ -142,6 +142,7 @@ export async function main(argv: string[]): Promise<number> {
         y
           .positional("bundle", { type: "string", demandOption: true })
           .option("fresh", { type: "boolean", default: false, describe: "cold-boot the bundle's recipe instead of resuming" })
+          .option("update", { type: "boolean", default: false, describe: "first ask a thin bundle's servers for a newer version signed by the same publisher" })
           .option("state-dir", { type: "string", describe: "where your changes are kept (default: <bundle>.vmsfx-state next to it)" })
           .option("reset", { type: "boolean", default: false, describe: "discard the saved changes (asks first on a terminal) and exit" })
           .option("timings", { type: "boolean", default: false, describe: "print a JSON line of resume timings to stderr" })
@@ -150,7 +151,7 @@ export async function main(argv: string[]): Promise<number> {
           .options(ACCESS_OPTIONS)
           .epilogue("On a terminal, Ctrl-] then q suspends the guest; the next run continues where it stopped (--fresh or --reset to start over). With piped input the guest runs until it powers off.")
           .example("printf 'cat /mnt/hello.txt\\npoweroff\\n' | $0 run app.vmsfx", ""),
-      (a) => run(a.reset ? resetState(a.bundle, a["state-dir"]) : runCommand({ bundle: a.bundle, fresh: a.fresh, stateDir: a["state-dir"], timings: a.timings, args: guestArgs, gui: guiFrom(a), ...accessFrom(a) })),
+      (a) => run(a.reset ? resetState(a.bundle, a["state-dir"]) : runCommand({ bundle: a.bundle, fresh: a.fresh, update: a.update, stateDir: a["state-dir"], timings: a.timings, args: guestArgs, gui: guiFrom(a), ...accessFrom(a) })),
     )
     .command(
       "publish <input>",

@@ -119,7 +119,7 @@ export interface AccessOptions {
 }
 
 export async function runCommand(
-  a: { bundle: string; fresh: boolean; stateDir?: string; timings: boolean; args?: string[] } & AccessOptions & { gui?: GuiOptions },
+  a: { bundle: string; fresh: boolean; update?: boolean; stateDir?: string; timings: boolean; args?: string[] } & AccessOptions & { gui?: GuiOptions },
   loadAssets: () => Promise<EngineAssets> = loadEngineAssets,
 ): Promise<number> {
   const timings: Record<string, number> | undefined = a.timings ? { command: Math.round(performance.now() * 10) / 10 } : undefined;
@@ -128,6 +128,7 @@ export async function runCommand(
   const assets = await loadAssets();
   const r = await runBundle(a.bundle, assets, {
     fresh: a.fresh,
+    update: a.update,
     args: a.args,
     stateDir: a.stateDir && path.resolve(a.stateDir),
     unlock: unlockerFor(a),

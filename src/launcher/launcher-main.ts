@@ -24,6 +24,7 @@ async function main(argv: string[]): Promise<number> {
     .option("info", { type: "boolean", default: false, describe: "show what this file holds and exit" })
     .option("verify", { type: "boolean", default: false, describe: "check every block against its SHA-256 and exit" })
     .option("fresh", { type: "boolean", default: false, describe: "cold-boot the guest instead of resuming" })
+    .option("update", { type: "boolean", default: false, describe: "first ask this app's servers for a newer version signed by the same publisher" })
     .option("reset", { type: "boolean", default: false, describe: "discard the changes kept next to this file (asks first on a terminal)" })
     .option("state-dir", { type: "string", describe: "where changes are kept (default: <this file>.vmsfx-state next to it)" })
     .option("json", { type: "boolean", default: false, describe: "with --info or --verify: JSON output; with --gui: the page's address as a JSON line on stderr" })
@@ -49,7 +50,7 @@ async function main(argv: string[]): Promise<number> {
   if (a.info) return inspectCommand({ target: self, json: a.json, ...access });
   if (a.verify) return verifyCommand({ target: self, json: a.json, quiet: false, stateDir, ...access });
   if (a.reset) return resetState(self, stateDir);
-  return runCommand({ bundle: self, fresh: a.fresh, stateDir, timings: a.timings, args: guestArgs, gui: guiFrom(a), ...access }, loadSeaAssets);
+  return runCommand({ bundle: self, fresh: a.fresh, update: a.update, stateDir, timings: a.timings, args: guestArgs, gui: guiFrom(a), ...access }, loadSeaAssets);
 }
 
 exitQuietlyOnClosedOutput();

@@ -10,7 +10,8 @@ import { blockLength, serializeManifest, type BlockMap, type Manifest } from "..
 import { sha256Hex } from "../snapshot/block-codec";
 import type { BundleSource } from "../snapshot/bundle-reader";
 import { openLayeredSource } from "../snapshot/layered-source";
-import { guardPackBlocks, openResumePoint, type ResumePoint } from "../snapshot/resume-point";
+import { guardPackBlocks, openResumePoint, setAsideResumePoint, type ResumePoint } from "../snapshot/resume-point";
+import { chooseVersion } from "../remote/manifest-update";
 import { attachConsole } from "./console-bridge";
 import { attachGuestAgent } from "./guest-agent";
 import { SerialTail } from "./terminal-answerer";
@@ -35,6 +36,8 @@ import { startGui, type GuiOptions } from "../gui/gui-session";
 export interface RunOptions {
   fresh: boolean;
   stateDir?: string;
+  /** Ask a thin bundle's servers for a newer signed version first (`--update`). */
+  update?: boolean;
   /** Arguments after `--`: the guest agent runs the guest's app with them; its exit status is ours. */
   args?: string[];
   /** Turns an encrypted bundle's header into its manifest and cipher (asks for the passphrase). */
@@ -81,12 +84,15 @@ export async function runBundle(file: string, assets: EngineAssets, opts: RunOpt
     // Names this exact bundle (resume points and the usage ledger belong to it). A bundle's TOC
     // already holds its manifest's hash; only a snapshot folder needs hashing.
     const bundleManifestSha256 = (bundle as Partial<BundleSource>).toc?.manifest.sha256 ?? sha256Hex(serializeManifest(bundle.manifest));
+    // A thin bundle may run a newer signed version published since (`--update`); the usage
+    // ledger stays with the file, resume points with the version.
+    const version = await chooseVersion(bundle, bundleManifestSha256, { stateDir: state.path, update: opts.update ?? false, engine: assets.identity, requireSigner: opts.requireSigner, say: (l) => opts.stderr.write(`${l}\n`) });
     // Signature and restrictions come first: nothing of the guest runs before they pass.
     const gate = await enforceLaunch({
       appId: bundleManifestSha256,
-      manifest: bundle.manifest,
-      manifestBytes: bundle.manifestBytes,
-      signature: bundle.signature,
+      manifest: version.manifest,
+      manifestBytes: version.manifestBytes,
+      signature: version.signature,
       location: file,
       requireSigner: opts.requireSigner,
       stateDir: state.path,
@@ -97,13 +103,16 @@ export async function runBundle(file: string, assets: EngineAssets, opts: RunOpt
     const opened = opts.fresh ? {} : await openResumePoint(state.path);
     if (opened.notice) opts.stderr.write(`${opened.notice}\n`);
     let previous: ResumePoint | undefined = opened.point;
-    if (previous && previous.bundleManifestSha256 !== bundleManifestSha256) {
-      opts.stderr.write(`vmsfx: the changes saved in ${state.path} belong to another version of this app; starting from this one's own state (they are replaced when it exits).\n`);
+    if (previous && previous.bundleManifestSha256 !== version.sha256) {
+      // Made by another version (the file was replaced, or updated): kept aside, never lost.
+      const aside = await setAsideResumePoint(state.path, previous, "other-version");
+      opts.stderr.write(`vmsfx: the changes saved in ${state.path} belong to another version of this app; they were moved to ${aside}, and this version starts from its own state.\n`);
       previous = undefined;
     }
     // A thin bundle reads what it lacks from its remotes, through a verified cache in the state folder.
-    const thin = bundle.kind === "bundle" && bundle.manifest.remotes ? openRemoteBacked(bundle as unknown as BundleSource, bundle.manifest.remotes, path.join(state.path, "cache")) : undefined;
-    const base = thin ?? bundle;
+    const remotes = version.manifest.remotes;
+    const thin = bundle.kind === "bundle" && remotes ? openRemoteBacked(version.source as unknown as BundleSource, remotes, path.join(state.path, "cache")) : undefined;
+    const base = thin ?? version.source;
     source = base;
     if (previous && bundle.kind === "bundle") source = guardPackBlocks(await openLayeredSource(base as unknown as BundleSource, previous, state.path), previous, state.path);
     mark("opened");
@@ -249,8 +258,8 @@ export async function runBundle(file: string, assets: EngineAssets, opts: RunOpt
       coldBooted: coldBoot,
       disks: m.disks.map((entry) => ({ entry, disk: disks[entry.slot]! })),
       stateDir: state.path,
-      bundleManifest: bundle.manifest,
-      bundleManifestSha256,
+      bundleManifest: version.manifest,
+      bundleManifestSha256: version.sha256,
       previous,
       consoleLine: screen.currentLine(),
       cipher: bundle.cipher,
