@@ -1,4 +1,5 @@
 import { promises as fsp, type promises } from "node:fs";
+import { openForReading } from "./regular-file";
 import { VmsfxError, fromFsError } from "../errors";
 import { parseManifest, type BlockHash, type Manifest } from "./manifest";
 import { MAX_STORED_OVERHEAD, type StoredCipher } from "./block-codec";
@@ -27,7 +28,7 @@ async function readExact(h: promises.FileHandle, pos: number, length: number, wh
   const buf = Buffer.allocUnsafe(length);
   let done = 0;
   while (done < length) {
-    const { bytesRead } = await h.read(buf, done, length - done, pos + done);
+    const { bytesRead } = await h.read(buf, done, length - done, pos + done).catch((e) => Promise.reject(fromFsError(e, where, "reading the bundle")));
     if (bytesRead === 0) {
       throw new VmsfxError("VMSFX_BUNDLE_TRUNCATED", `${where}: the file ends early. It was cut short (an interrupted copy or download); copy or download it again.`);
     }
@@ -48,9 +49,11 @@ export interface OpenBundleOptions {
 }
 
 export async function openBundle(file: string, opts: OpenBundleOptions = {}): Promise<BundleSource> {
-  const h = await fsp.open(file, "r").catch((e) => Promise.reject(fromFsError(e, file, "opening the bundle")));
+  const { handle: h, size, regular } = await openForReading(file, "opening the bundle");
   try {
-    return await readBundle(h, file, opts);
+    // A directory, a FIFO or a device: nothing to find a footer in (and a FIFO could block forever).
+    if (!regular) throw new VmsfxError("VMSFX_NOT_A_BUNDLE", `${file}: is a folder or a special file, not a bundle.`);
+    return await readBundle(h, file, size, opts);
   } catch (e) {
     await h.close();
     throw e;
@@ -66,10 +69,7 @@ export function isLockedManifest(bytes: Uint8Array): boolean {
   }
 }
 
-async function readBundle(h: promises.FileHandle, file: string, opts: OpenBundleOptions): Promise<BundleSource> {
-  const st = await h.stat();
-  if (st.isDirectory()) throw new VmsfxError("VMSFX_NOT_A_BUNDLE", `${file}: is a directory, not a bundle.`);
-  const fileSize = st.size;
+async function readBundle(h: promises.FileHandle, file: string, fileSize: number, opts: OpenBundleOptions): Promise<BundleSource> {
   if (fileSize < TAIL_SIZE) {
     throw await notABundle(h, file, fileSize);
   }
@@ -157,5 +157,11 @@ export async function readPublicHeader(file: string): Promise<{ public: { guest:
       if (!header) throw e;
     },
   );
-  return header ? JSON.parse(Buffer.from(header).toString("utf8")) : undefined;
+  if (!header) return undefined;
+  // The header was only checked for its format name; a hand-made one may lack the rest.
+  const h = JSON.parse(Buffer.from(header).toString("utf8"));
+  if (typeof h.public?.guest !== "string" || typeof h.kdf?.name !== "string") {
+    throw new VmsfxError("VMSFX_MANIFEST_INVALID", `${file}: the encryption header is malformed. The file is damaged or was not made by vmsfx.`);
+  }
+  return h;
 }

@@ -1,4 +1,6 @@
+import { isUtf8 } from "node:buffer";
 import { VmsfxError } from "../errors";
+import { findDuplicateKey } from "./duplicate-keys";
 import { validatePolicy, type Policy } from "../policy/policy";
 
 /**
@@ -158,12 +160,19 @@ export function validateBlockMap(v: unknown, path: string): BlockMap {
 
 /** Parses and validates manifest JSON. Throws VMSFX_MANIFEST_INVALID / VMSFX_UNSUPPORTED_VERSION. */
 export function parseManifest(bytes: Uint8Array): Manifest {
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  // Invalid UTF-8 or a repeated key would let two readers see two different manifests under one
+  // signature; vmsfx never writes either.
+  if (!isUtf8(buf)) fail("(root)", "is not valid UTF-8");
+  const text = buf.toString("utf8");
   let raw: unknown;
   try {
-    raw = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("utf8"));
+    raw = JSON.parse(text);
   } catch {
     fail("(root)", "is not valid JSON");
   }
+  const dup = findDuplicateKey(text);
+  if (dup) fail(dup.path, `has the key ${JSON.stringify(dup.key.slice(0, 64))} twice`);
   return validateManifest(raw);
 }
 
