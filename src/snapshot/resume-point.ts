@@ -161,7 +161,7 @@ export async function openResumePoint(stateDir: string): Promise<OpenedResumePoi
  * still want. Only the newest few of each kind are kept.
  */
 export async function setAsideResumePoint(stateDir: string, point: ResumePoint | undefined, why: "corrupt" | "other-version"): Promise<string> {
-  const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+  const stamp = new Date().toISOString().replace(/[-:.]/g, "");
   let dir = path.join(stateDir, `${why}-${stamp}`);
   for (let n = 2; await fsp.stat(dir).then(() => true, () => false); n++) dir = path.join(stateDir, `${why}-${stamp}-${n}`);
   try {
@@ -173,7 +173,7 @@ export async function setAsideResumePoint(stateDir: string, point: ResumePoint |
   } catch (e) {
     throw fromFsError(e, dir, "moving a resume point aside");
   }
-  const old = (await fsp.readdir(stateDir)).filter((f) => f.startsWith(`${why}-`)).sort();
+  const old = (await fsp.readdir(stateDir)).filter((f) => f.startsWith(`${why}-`)).sort((a, b) => a.localeCompare(b, "en", { numeric: true }));
   for (const f of old.slice(0, Math.max(0, old.length - KEEP_CORRUPT))) await fsp.rm(path.join(stateDir, f), { recursive: true, force: true }).catch(() => undefined);
   return dir;
 }
@@ -245,6 +245,8 @@ export async function saveResumePoint(input: SaveInput): Promise<SaveResult> {
             if (!at || !old) throw new VmsfxError("VMSFX_BLOCK_MISSING", `${stateDir}: block ${hash.slice(0, 12)}… of the previous resume point is gone; the state folder was changed from outside. Use --reset.`);
             bytes = Buffer.alloc(at[1]);
             await old.read(bytes, 0, at[1], at[0]);
+            // Copying a damaged block would make it look sound under the new pack's checksum.
+            if (sha256Hex(bytes) !== hash) throw new VmsfxError("VMSFX_BLOCK_HASH_MISMATCH", `${path.join(stateDir, input.previous!.pack!.file)}: saved block ${hash.slice(0, 12)}… is damaged, so this session cannot be saved on top of it. The next launch sets the damaged state aside and starts from the app's own state (or use --reset).`);
           }
           blocks[hash] = [packBytes, bytes.byteLength];
           digest.update(bytes);
