@@ -12,7 +12,8 @@ import { signManifest } from "../policy/signature";
 import { BlockCipher } from "../policy/encryption";
 import { secretFrom } from "../policy/secret-input";
 import type { WriteBundleOptions } from "../snapshot/bundle-writer";
-import { validateRemotes, type BlockMap, type Manifest } from "../snapshot/manifest";
+import { serializeManifest, validateRemotes, type BlockMap, type Manifest } from "../snapshot/manifest";
+import { sha256Hex } from "../snapshot/block-codec";
 import { publishSnapshot } from "../remote/publish";
 import { defaultCacheDir, launcherRuntime, type LauncherRuntime } from "../packaging/launcher-runtime";
 import type { TargetName } from "../packaging/node-targets";
@@ -107,7 +108,7 @@ export interface RestrictOptions {
 }
 
 /** What pack adds for a restricted snapshot: policy into the manifest, signature, encryption. */
-async function restrictions(a: RestrictOptions, manifestName: string): Promise<{ policy?: Policy; options: Pick<WriteBundleOptions, "sign" | "encrypt" | "include"> }> {
+async function restrictions(a: RestrictOptions, manifestName: string, snapshotId: string): Promise<{ policy?: Policy; options: Pick<WriteBundleOptions, "sign" | "encrypt" | "include"> }> {
   let policy: Policy | undefined;
   if (a.policy) {
     const text = await fsp.readFile(a.policy, "utf8").catch((e) => Promise.reject(fromFsError(e, a.policy!, "reading the policy")));
@@ -128,7 +129,7 @@ async function restrictions(a: RestrictOptions, manifestName: string): Promise<{
   }
   if (a.encrypt || a.passphraseFile || a.keyFile) {
     const secret = await secretFrom({ keyFile: a.keyFile, passphraseFile: a.passphraseFile }, "Passphrase for the bundle: ", true);
-    const { cipher, kdf } = await BlockCipher.derive(secret);
+    const { cipher, kdf } = await BlockCipher.derive(secret, undefined, snapshotId);
     options.encrypt = {
       cipher,
       header: (sealed) => Buffer.from(JSON.stringify({ format: "vmsfx-encrypted", version: 1, public: { guest: manifestName }, kdf, check: cipher.check, manifest: Buffer.from(sealed).toString("base64") })),
@@ -146,7 +147,8 @@ export async function packCommand(a: { snapshot: string; out: string; exe: boole
   const dir = await openSnapshotDir(a.snapshot);
   const progress = createProgress("pack", a.quiet || a.json);
   try {
-    const { policy, options } = await restrictions(a, dir.manifest.guest.name);
+    // The snapshot as captured names it; policy and remotes added here do not.
+    const { policy, options } = await restrictions(a, dir.manifest.guest.name, sha256Hex(serializeManifest(dir.manifest)));
     const remotes = a.thin ? validateRemotes(a.remote!.split(",").map((u) => u.trim()).filter(Boolean)) : undefined;
     const source = policy || remotes ? { ...dir, manifest: { ...dir.manifest, ...(policy && { policy }), ...(remotes && { remotes }) } } : dir;
     if (a.thin) {

@@ -48,13 +48,19 @@ export class BlockCipher {
     this.check = hmac(master, "vmsfx/v1/key-check").subarray(0, 16).toString("base64");
   }
 
-  static async derive(secret: Secret, kdf?: Kdf): Promise<{ cipher: BlockCipher; kdf: Kdf }> {
+  /**
+   * `saltSeed` names the snapshot being sealed: the salt is derived from it, so every pack of one
+   * snapshot under one passphrase gets the same key and so the same block names. That is what
+   * lets a thin encrypted bundle fetch its blocks from a published encrypted pack, and keeps
+   * packs reproducible; different snapshots still get different salts.
+   */
+  static async derive(secret: Secret, kdf?: Kdf, saltSeed?: string): Promise<{ cipher: BlockCipher; kdf: Kdf }> {
     if ("keyFile" in secret) {
       const bytes = await fsp.readFile(secret.keyFile).catch((e) => Promise.reject(fromFsError(e, secret.keyFile, "reading the key file")));
       if (bytes.length < 32) throw new VmsfxError("VMSFX_WRONG_PASSPHRASE", `${secret.keyFile}: a key file must hold at least 32 random bytes (e.g. \`head -c 32 /dev/urandom > key\`).`);
       return { cipher: new BlockCipher(hmac(bytes, "vmsfx/v1/key-file")), kdf: { name: "key-file" } };
     }
-    const params = kdf?.name === "scrypt" ? kdf : { name: "scrypt" as const, salt: randomBytes(16).toString("base64"), ...SCRYPT };
+    const params = kdf?.name === "scrypt" ? kdf : { name: "scrypt" as const, salt: (saltSeed === undefined ? randomBytes(16) : hmac(Buffer.from("vmsfx/v1/salt"), saltSeed).subarray(0, 16)).toString("base64"), ...SCRYPT };
     if (params.N > 1 << 20 || params.r > 32 || params.p > 16) throw new VmsfxError("VMSFX_MANIFEST_INVALID", "the bundle asks for unreasonable key-derivation work; it was not made by vmsfx.");
     const master = await new Promise<Buffer>((resolve, reject) =>
       scrypt(secret.passphrase.normalize("NFC"), Buffer.from(params.salt, "base64"), 32, { N: params.N, r: params.r, p: params.p, maxmem: 256 << 20 }, (e, k) => (e ? reject(e) : resolve(k))),

@@ -154,6 +154,27 @@ describe("thin bundles", () => {
     expect(stdout).toContain("hello from the vmsfx sample disk");
   }, 120_000);
 
+  it("an encrypted thin bundle fetches from the published encrypted pack of the same snapshot (same passphrase, same block names)", async () => {
+    const pw = path.join(tempDir(), "pw");
+    writeFileSync(pw, "correct horse battery staple\n");
+    const full = path.join(tempDir(), "enc.vmsfx");
+    expect((await vmsfx(["pack", inject("snapshotDir"), "--encrypt", "--passphrase-file", pw, "-o", full, "-q"])).code).toBe(0);
+    // Packing the same snapshot again with the same passphrase gives the same file.
+    const again = path.join(tempDir(), "enc2.vmsfx");
+    expect((await vmsfx(["pack", inject("snapshotDir"), "--encrypt", "--passphrase-file", pw, "-o", again, "-q"])).code).toBe(0);
+    expect(readFileSync(again).equals(readFileSync(full))).toBe(true);
+    const dir = path.join(tempDir(), "site");
+    expect((await vmsfx(["publish", full, "-o", dir, "-q"])).code).toBe(0);
+    const site = await startFaultServer({ dir, maxRequests: 2000 });
+    servers.push(site);
+    const app = path.join(tempDir(), "thin-enc.vmsfx");
+    expect((await vmsfx(["pack", inject("snapshotDir"), "--thin", "--remote", `${site.url}/`, "--include", "none", "--encrypt", "--passphrase-file", pw, "-o", app, "-q"])).code).toBe(0);
+    const r = await vmsfx(["run", app, "--passphrase-file", pw], { input: "cat /mnt/hello.txt\npoweroff\n" });
+    expect(r.stdout).toContain("hello from the vmsfx sample disk");
+    expect(r.code).toBe(0);
+    expect(site.countFor(/blocks\//)).toBeGreaterThan(10);
+  }, 120_000);
+
   it("offline with blocks missing: one clear error naming how many blocks and bytes, exit 60", async () => {
     const site = await startFaultServer({ dir: await published() });
     const url = `${site.url}/`;
