@@ -1,4 +1,4 @@
-import { expect, inject } from "vitest";
+import { afterEach, expect, inject } from "vitest";
 import { copyFileSync, mkdirSync, readdirSync } from "node:fs";
 import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import * as path from "node:path";
@@ -32,8 +32,17 @@ export interface Session {
   done: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
+/** Launches still running when a test ends (it failed half-way) are killed, never left behind. */
+const live = new Set<ChildProcessWithoutNullStreams>();
+afterEach(() => {
+  for (const c of live) c.kill("SIGKILL");
+  live.clear();
+});
+
 export function startRun(app: string, args: string[] = [], env: NodeJS.ProcessEnv = {}): Session {
   const child = spawn(process.execPath, [CLI, "run", app, ...args], { env: { ...process.env, ...env } });
+  live.add(child);
+  child.on("close", () => live.delete(child));
   let out = "";
   let err = "";
   const waiters: { text: string; resolve: () => void }[] = [];
