@@ -9,11 +9,13 @@ import { CLI, ROOT } from "../helpers/cli";
 
 /**
  * `vmsfx run --gui` driven by a real headless Chromium: the page is refused without its token,
- * shows the real guest's VGA text screen, types into the serial console, sends PS/2 keys that
- * the guest's kernel receives, and follows the guest into a VGA graphics mode.
+ * shows the real guest's VGA text screen, types into the serial console, sends PS/2 keys and
+ * mouse packets that the guest's kernel receives, and follows the guest into VGA mode 13h.
  */
 
 const CHROMIUM = "/usr/bin/chromium";
+/** A shell function for the guest: `o PORT VALUE` writes one byte to an I/O port. */
+const PORT_WRITER = `o() { printf "\\\\$(printf %o $2)" | dd of=/dev/port bs=1 seek=$1 count=1 conv=notrunc 2>/dev/null; }`;
 
 function status(url: string, headers: Record<string, string> = {}): Promise<number> {
   const u = new URL(url);
@@ -59,7 +61,10 @@ describe("browser window (--gui)", () => {
 
   const consoleText = () => page.locator("#console").textContent().then((t) => t ?? "");
   const screenText = () => page.locator("#screen-text").textContent().then((t) => t ?? "");
-  /** Types a shell command into the console pane and waits for `expected` in it. */
+  /**
+   * Types a shell command into the console pane and waits for `expected` in it. Expected output
+   * is computed by the guest (`$((2*3))`), so the echoed command line can never match it.
+   */
   async function shell(command: string, expected: RegExp): Promise<string> {
     await page.locator("#console").click();
     await page.keyboard.type(command);
@@ -67,10 +72,10 @@ describe("browser window (--gui)", () => {
     await expect.poll(consoleText, { timeout: 20_000 }).toMatch(expected);
     return consoleText();
   }
-  async function irq1Count(): Promise<number> {
+  async function irqCount(irq: number): Promise<number> {
     const marker = `irq-${Math.random().toString(36).slice(2, 8)}`;
-    const text = await shell(`echo ${marker} $(grep ' 1:' /proc/interrupts)`, new RegExp(`\\n${marker} 1: +\\d+`));
-    return Number(text.match(new RegExp(`\\n${marker} 1: +(\\d+)`))![1]);
+    const text = await shell(`echo ${marker} $(grep ' ${irq}:' /proc/interrupts)`, new RegExp(`\\n${marker} ${irq}: +\\d+`));
+    return Number(text.match(new RegExp(`\\n${marker} ${irq}: +(\\d+)`))![1]);
   }
 
   beforeAll(async () => {
@@ -140,8 +145,8 @@ describe("browser window (--gui)", () => {
   it("sends keys pressed on the screen to the guest's PS/2 keyboard", async () => {
     // Something must hold the first virtual terminal open for the kernel to echo keys onto the
     // VGA console and hand the line to a reader.
-    await shell("cat /dev/tty1 > /tmp/typed & echo reader-started", /\nreader-started/);
-    const before = await irq1Count();
+    await shell("cat /dev/tty1 > /tmp/typed & echo reader-$((2*3))", /\nreader-6/);
+    const before = await irqCount(1);
     await page.locator("#screen").click();
     await page.keyboard.type("ps2ok");
     await page.keyboard.press("Enter");
@@ -150,28 +155,51 @@ describe("browser window (--gui)", () => {
     await expect.poll(screenText, { timeout: 20_000 }).toMatch(/^ps2ok$/m);
     // ... and as a line to the reader; every press and release was an i8042 interrupt.
     await shell("echo got-$(cat /tmp/typed)", /\ngot-ps2ok/);
-    expect(await irq1Count()).toBeGreaterThanOrEqual(before + 12);
+    expect(await irqCount(1)).toBeGreaterThanOrEqual(before + 12);
   });
 
-  it("follows the guest into a VGA graphics mode", async () => {
-    // Attribute controller, mode control register (index 0x10): bit 0 selects graphics.
-    // Reading 0x3da resets its index/data flip-flop; /dev/port writes single I/O bytes.
-    await shell(
-      "dd if=/dev/port bs=1 skip=986 count=1 of=/dev/null 2>/dev/null; printf '\\060' | dd of=/dev/port bs=1 seek=960 count=1 conv=notrunc 2>/dev/null; printf '\\101' | dd of=/dev/port bs=1 seek=960 count=1 conv=notrunc 2>/dev/null; echo mode-switched",
-      /\nmode-switched/,
-    );
+  it("sends the mouse over the screen to the guest's PS/2 mouse", async () => {
+    // The sample has no mouse driver (psmouse is a module it does not load), so the test turns
+    // the mouse's reporting on itself, as psmouse would: 0xD4 to port 0x64 (next byte for the
+    // mouse), 0xF4 to port 0x60 (enable). From then on every packet is an IRQ 12.
+    child.stdin.write(`${PORT_WRITER}\no 100 212; o 96 244; sleep 1; echo aux-$((1+1))\n`);
+    await expect.poll(consoleText, { timeout: 20_000 }).toMatch(/\naux-2/);
+    const before = await irqCount(12);
+    const box = (await page.locator("#screen").boundingBox())!;
+    await page.mouse.move(box.x + 20, box.y + 20);
+    for (let i = 1; i <= 10; i++) await page.mouse.move(box.x + 20 + i * 15, box.y + 20 + i * 5);
+    await page.mouse.down();
+    await page.mouse.up();
+    // Each packet is three bytes, each byte an interrupt: the moves and a click are well over 9.
+    await expect.poll(() => irqCount(12), { timeout: 20_000 }).toBeGreaterThanOrEqual(before + 9);
+  });
+
+  it("follows the guest into VGA mode 13h and shows its framebuffer", async () => {
+    // The guest programs the VGA for 320x200 in 256 colours through /dev/port (the registers of
+    // BIOS mode 13h), sets palette entries 200 (red) and 201 (green) and fills the top half of
+    // the framebuffer with 200 and the bottom half with 201 through /dev/mem. The script goes in
+    // on the terminal side (stdin), as a user's typing would.
+    const script = [
+      PORT_WRITER,
+      `ox() { p=$1; i=$2; shift 2; for v in "$@"; do o $p $i; o $((p+1)) $v; i=$((i+1)); done; }`,
+      `o 962 99; ox 964 0 3 1 15 0 14; ox 980 17 14; ox 980 0 95 79 80 130 84 128 191 31 0 65 0 0 0 0 0 0 156 14 143 40 64 150 185 163 255`,
+      `ox 974 0 0 0 0 0 0 64 5 15 255`,
+      `dd if=/dev/port bs=1 skip=986 count=1 of=/dev/null 2>/dev/null; i=0; for v in 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 65 0 15 0 0; do o 960 $i; o 960 $v; i=$((i+1)); done; o 960 32`,
+      `o 968 200; for v in 63 0 0 0 63 0; do o 969 $v; done`,
+      `dd if=/dev/zero bs=32000 count=1 2>/dev/null | tr '\\000' '\\310' > /tmp/top; tr '\\310' '\\311' < /tmp/top > /tmp/bottom`,
+      `cat /tmp/top /tmp/bottom | dd of=/dev/mem bs=320 seek=2048 conv=notrunc 2>/dev/null; echo mode13-$((6+7))`,
+    ];
+    child.stdin.write(script.join("\n") + "\n");
+    await expect.poll(consoleText, { timeout: 60_000 }).toMatch(/\nmode13-13/);
     await expect.poll(() => page.locator("#screen").getAttribute("data-mode"), { timeout: 20_000 }).toBe("graphical");
-    const shown = await page.evaluate(() => {
-      const c = document.getElementById("screen") as HTMLCanvasElement;
-      const d = c.getContext("2d")!.getImageData(0, 0, c.width, c.height).data;
-      let lit = 0;
-      for (let i = 0; i < d.length; i += 4) if (d[i] | d[i + 1] | d[i + 2]) lit++;
-      return { width: c.width, height: c.height, lit };
-    });
-    // v86 now renders the text-mode memory as 256-colour pixels at the size the CRTC gives:
-    // not a pretty picture, but the framebuffer, pixel for pixel, in the page.
-    expect(shown.width).toBe(320);
-    expect(shown.lit).toBeGreaterThan(100);
+    const pixels = () =>
+      page.evaluate(() => {
+        const c = document.getElementById("screen") as HTMLCanvasElement;
+        const g = c.getContext("2d")!;
+        const at = (x: number, y: number) => Array.from(g.getImageData(x, y, 1, 1).data).join(",");
+        return { size: `${c.width}x${c.height}`, top: at(10, 10), topEdge: at(319, 99), bottomEdge: at(0, 100), bottom: at(300, 190) };
+      });
+    await expect.poll(pixels, { timeout: 20_000 }).toEqual({ size: "320x200", top: "255,0,0,255", topEdge: "255,0,0,255", bottomEdge: "0,255,0,255", bottom: "0,255,0,255" });
     expect(await screenText()).toBe("");
   });
 
