@@ -5,10 +5,11 @@ import { spawn } from "node:child_process";
  * and a machine without a desktop (or without the opener) just shows nothing more.
  */
 export function openBrowser(url: string, platform: NodeJS.Platform = process.platform): void {
-  const [cmd, args] =
-    platform === "darwin" ? ["open", [url]] : platform === "win32" ? ["cmd", ["/c", "start", '""', url.replace(/&/g, "^&")]] : ["xdg-open", [url]];
+  // cmd's `start` takes its first quoted argument as a window title, hence the empty one; the
+  // arguments are passed verbatim so Node's quoting does not turn "" into \"\".
+  const [cmd, args] = platform === "darwin" ? ["open", [url]] : platform === "win32" ? ["cmd", ["/d", "/s", "/c", `start "" "${url}"`]] : ["xdg-open", [url]];
   try {
-    const child = spawn(cmd, args as string[], { stdio: "ignore", detached: true, windowsHide: true });
+    const child = spawn(cmd, args as string[], { stdio: "ignore", detached: platform !== "win32", windowsHide: true, windowsVerbatimArguments: platform === "win32" });
     child.on("error", () => undefined);
     child.unref();
   } catch {
