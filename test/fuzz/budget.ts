@@ -7,7 +7,7 @@ import type { Parameters } from "fast-check";
  * a failure fast-check reported.
  */
 export const LONG = process.env.VMSFX_FUZZ === "long";
-const SECONDS = Number(process.env.VMSFX_FUZZ_SECONDS) || (LONG ? 90 : 3);
+const SECONDS = Number(process.env.VMSFX_FUZZ_SECONDS) || (LONG ? 90 : 2.5);
 
 export function budget<T>(share = 1): Parameters<T> {
   const seed = process.env.VMSFX_FUZZ_SEED;
