@@ -7,6 +7,7 @@ import { openBundle, readPublicHeader } from "../../src/snapshot/bundle-reader";
 import { openSnapshotDir } from "../../src/snapshot/snapshot-dir";
 import { parseManifest } from "../../src/snapshot/manifest";
 import { verifySnapshot } from "../../src/snapshot/snapshot-report";
+import { unlockerFor } from "../../src/policy/unlocker";
 import { makeSyntheticSnapshot, tempDir } from "../helpers/synthetic-snapshot";
 import { typedOutcome, codeOf } from "./oracle";
 import { CORPUS_DIR } from "./corpus";
@@ -76,6 +77,17 @@ describe("regressions", () => {
     // Sparse: 40 MiB on paper, nothing on disk.
     execFileSync("truncate", ["-s", String(40 << 20), manifest]);
     expect(await code("openSnapshotDir(huge manifest)", () => openSnapshotDir(snap.dir))).toBe("VMSFX_MANIFEST_INVALID");
+  });
+
+  // Found by the hostile corpus work; the fix belongs to src/policy/encryption.ts (BlockCipher.derive
+  // should refuse N that is not a power of two and 128*N*r over maxmem as VMSFX_MANIFEST_INVALID).
+  // When it is fixed this starts failing: change it.fails to it.
+  it.fails("known bug (not fixed here): an encrypted header asking for scrypt N=3 gives a raw RangeError, not 14", async () => {
+    const dir = tempDir("vmsfx-scrypt-");
+    const passphraseFile = path.join(dir, "pass");
+    writeFileSync(passphraseFile, "secret\n");
+    const header = Buffer.from(JSON.stringify({ format: "vmsfx-encrypted", version: 1, public: { guest: "x" }, kdf: { name: "scrypt", salt: "AAAA", N: 3, r: 8, p: 1 }, check: "x", manifest: "" }));
+    expect(await code("unlock", () => unlockerFor({ passphraseFile })(header, "hostile"))).toBe("VMSFX_MANIFEST_INVALID");
   });
 
   it("VmsfxError is what the oracle accepts, and anything else is reported", async () => {
