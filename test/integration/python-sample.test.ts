@@ -62,6 +62,12 @@ describe("python sample", () => {
     expect([0, 130]).toContain(code);
   });
 
+  it("`-- ARGS` runs python3 ARGS in the resumed guest (through the guest agent) and returns its exit status", async () => {
+    const r = await vmsfx(["run", bundle, "--state-dir", tempDir(), "--", "-c", "import sys; print(6*7); sys.exit(3)"]);
+    expect(lines(r.stdout)).toContain("42");
+    expect(r.code).toBe(3);
+  });
+
   it("the one executable answers the same, from an empty folder with no node on PATH", async () => {
     const built = path.join(tempDir(), "python");
     const packed = await vmsfx(["exe", bundle, "-o", built, "--quiet"], { timeoutMs: 120_000 });
