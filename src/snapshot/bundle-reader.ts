@@ -1,7 +1,8 @@
 import { promises as fsp, type promises } from "node:fs";
 import { openForReading } from "./regular-file";
 import { VmsfxError, fromFsError } from "../errors";
-import { parseManifest, type BlockHash, type Manifest } from "./manifest";
+import { MAX_JSON_DEPTH, parseManifest, type BlockHash, type Manifest } from "./manifest";
+import { jsonShape } from "./json-shape";
 import { MAX_STORED_OVERHEAD, type StoredCipher } from "./block-codec";
 import type { SnapshotSource } from "./snapshot-source";
 import { decodeFooter, decodeToc, FOOTER_FROM_END, FOOTER_SIZE, hasFooterMagic, sha256, TAIL_SIZE, TAR_BLOCK, type Footer, type Toc, type TocEntry } from "./bundle-layout";
@@ -62,8 +63,11 @@ export async function openBundle(file: string, opts: OpenBundleOptions = {}): Pr
 
 /** True when a bundle's manifest entry is an encryption header rather than a manifest. */
 export function isLockedManifest(bytes: Uint8Array): boolean {
+  const text = Buffer.from(bytes).toString("utf8");
+  // Deep nesting is slow to parse; parseManifest refuses it with a proper message.
+  if (jsonShape(text, MAX_JSON_DEPTH).depth > MAX_JSON_DEPTH) return false;
   try {
-    return JSON.parse(Buffer.from(bytes).toString("utf8"))?.format === "vmsfx-encrypted";
+    return JSON.parse(text)?.format === "vmsfx-encrypted";
   } catch {
     return false;
   }

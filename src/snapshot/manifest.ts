@@ -1,6 +1,6 @@
 import { isUtf8 } from "node:buffer";
 import { VmsfxError } from "../errors";
-import { findDuplicateKey } from "./duplicate-keys";
+import { jsonShape } from "./json-shape";
 import { validatePolicy, type Policy } from "../policy/policy";
 
 /**
@@ -80,6 +80,8 @@ export interface Manifest {
 const HASH_RE = /^[0-9a-f]{64}$/;
 const MAX_BYTES = 64 * 2 ** 30; // no guest image we build is near this; it bounds allocations
 const MIN_BLOCK = 4096;
+/** A manifest nests 4 levels; anything far deeper is hostile and slow to parse (see json-shape.ts). */
+export const MAX_JSON_DEPTH = 32;
 /** zstd-codec's fixed wasm heap aborts on larger blocks at high levels (measured: 1 MiB at level 12). */
 export const MAX_BLOCK = 256 * 1024;
 
@@ -165,14 +167,15 @@ export function parseManifest(bytes: Uint8Array): Manifest {
   // signature; vmsfx never writes either.
   if (!isUtf8(buf)) fail("(root)", "is not valid UTF-8");
   const text = buf.toString("utf8");
+  const shape = jsonShape(text, MAX_JSON_DEPTH);
+  if (shape.depth > MAX_JSON_DEPTH) fail("(root)", `nests deeper than ${MAX_JSON_DEPTH} levels`);
   let raw: unknown;
   try {
     raw = JSON.parse(text);
   } catch {
     fail("(root)", "is not valid JSON");
   }
-  const dup = findDuplicateKey(text);
-  if (dup) fail(dup.path, `has the key ${JSON.stringify(dup.key.slice(0, 64))} twice`);
+  if (shape.duplicate) fail(shape.duplicate.path, `has the key ${JSON.stringify(shape.duplicate.key.slice(0, 64))} twice`);
   return validateManifest(raw);
 }
 

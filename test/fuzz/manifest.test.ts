@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { VmsfxError } from "../../src/errors";
 import { allMaps, blockCount, MAX_BLOCK, parseManifest, serializeManifest, validateManifest, type Manifest } from "../../src/snapshot/manifest";
-import { findDuplicateKey } from "../../src/snapshot/duplicate-keys";
+import { jsonShape } from "../../src/snapshot/json-shape";
 import { makeSyntheticSnapshot } from "../helpers/synthetic-snapshot";
 import { budget, testTimeout } from "./budget";
 
@@ -125,18 +125,33 @@ describe("manifest parser", () => {
   );
 
   it(
-    "duplicate keys: never reported for what JSON.stringify writes, always found when added",
+    "JSON shape: depth is exact and no duplicate is reported for what JSON.stringify writes; an added duplicate is always found",
     () => {
+      const depthOf = (v: unknown): number => (v && typeof v === "object" ? 1 + Math.max(0, ...Object.values(v).map(depthOf)) : 0);
       fc.assert(
         fc.property(fc.jsonValue(), fc.string(), (v, key) => {
           const text = JSON.stringify(v);
-          expect(findDuplicateKey(text)).toBeUndefined();
+          expect(jsonShape(text, 1000)).toEqual({ depth: depthOf(v), duplicate: undefined });
           const doubled = `{${JSON.stringify(key)}:${text},"pad":[1,{"a":"}\\""}],${JSON.stringify(key)}:0}`;
-          expect(findDuplicateKey(doubled)?.key).toBe(key === "pad" ? "pad" : key);
+          expect(jsonShape(doubled, 1000).duplicate?.key).toBe(key);
         }),
         budget(0.5),
       );
     },
     testTimeout(0.5),
+  );
+
+  it(
+    "JSON shape never throws, whatever the text",
+    () => {
+      fc.assert(
+        fc.property(fc.oneof(fc.string({ unit: fc.constantFrom("{", "}", "[", "]", '"', "\\", ",", ":", "a", "u", "0") }), fc.string()), (t) => {
+          const s = jsonShape(t, 8);
+          expect(s.depth).toBeLessThanOrEqual(9);
+        }),
+        budget(0.3),
+      );
+    },
+    testTimeout(0.3),
   );
 });

@@ -3,7 +3,7 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { VmsfxError } from "../../src/errors";
-import { openBundle, readPublicHeader } from "../../src/snapshot/bundle-reader";
+import { isLockedManifest, openBundle, readPublicHeader } from "../../src/snapshot/bundle-reader";
 import { openSnapshotDir } from "../../src/snapshot/snapshot-dir";
 import { parseManifest } from "../../src/snapshot/manifest";
 import { verifySnapshot } from "../../src/snapshot/snapshot-report";
@@ -31,6 +31,15 @@ describe("regressions", () => {
     expect(() => parseManifest(Buffer.from(nested))).toThrow(/guest has the key "name" twice/);
     const escaped = m.replace('"guest":{', '"guest":{"n\\u0061me":"a",');
     expect(() => parseManifest(Buffer.from(escaped))).toThrow(/guest has the key "name" twice/);
+  });
+
+  it("regression: a deeply nested manifest went to JSON.parse, which takes most of a minute on 32 MiB of brackets (now refused by depth first)", async () => {
+    const deep = Buffer.from("[".repeat(4_000_000) + "]".repeat(4_000_000));
+    expect(() => parseManifest(deep)).toThrow(/nests deeper than 32 levels/);
+    expect(isLockedManifest(deep)).toBe(false);
+    const m = JSON.parse(readFileSync(path.join((await makeSyntheticSnapshot()).dir, "manifest.json"), "utf8"));
+    m.guest.extra = JSON.parse("[".repeat(40) + "]".repeat(40));
+    expect(() => parseManifest(Buffer.from(JSON.stringify(m)))).toThrow(/nests deeper than 32 levels/);
   });
 
   it("regression: a manifest that is not UTF-8 was decoded with replacement characters (now 14)", () => {
