@@ -23,7 +23,7 @@ import type { Unlocker } from "../snapshot/bundle-reader";
 import { openRemoteBacked } from "../remote/remote-source";
 import * as path from "node:path";
 import { outputClosed } from "../cli/report-error";
-import { startGui, type GuiOptions } from "../gui/gui-session";
+import type { GuiOptions } from "../gui/gui-session";
 
 /**
  * `vmsfx run` and the executable: open the bundle, take the state folder, pick up where the user
@@ -216,7 +216,8 @@ export async function runBundle(file: string, assets: EngineAssets, opts: RunOpt
 
     const bridge = attachConsole(host, { stdin: opts.stdin, stdout: opts.stdout, stderr: opts.stderr, onDetach: () => finish("detached"), inputGate });
     closeConsole = () => bridge.close();
-    const gui = opts.gui ? await startGui(host, { ...opts.gui, title: m.guest.name, onSuspend: () => finish("detached"), stdout: opts.stdout, stderr: opts.stderr }) : undefined;
+    // Loaded only when asked for: a plain run does not even load the web server.
+    const gui = opts.gui ? await (await import("../gui/gui-session")).startGui(host, { ...opts.gui, title: m.guest.name, onSuspend: () => finish("detached"), stdout: opts.stdout, stderr: opts.stderr }) : undefined;
     // What the user last saw, redrawn when this resume point is resumed.
     const screen = new SerialTail(1024);
     host.on("serial", (b) => screen.push(b));
