@@ -149,6 +149,7 @@ export async function writeLedger(stateDir: string, mirrorPath: string, appId: s
   if (problem !== undefined) throw new Error(`writeLedger: not a valid ledger (${problem})`);
   const file: LedgerFile = { format: FILE_FORMAT, ledger: clean, mac: mac(appId, clean) };
   const bytes = Buffer.from(`${JSON.stringify(file, null, 2)}\n`, "utf8");
+  await sweepDeadTemps(mirrorPath);
   for (const target of [mirrorPath, path.join(stateDir, LEDGER_FILE)]) {
     try {
       await makeFolder(path.dirname(target));
@@ -156,6 +157,28 @@ export async function writeLedger(stateDir: string, mirrorPath: string, appId: s
     } catch (e) {
       throw notRecorded(e, target);
     }
+  }
+}
+
+/**
+ * The mirror's folder is shared by every app and not locked: only temp files of this record left
+ * by a process that is gone (killed mid-write) are removed, so crashes never add up there.
+ */
+async function sweepDeadTemps(target: string): Promise<void> {
+  const base = path.basename(target);
+  for (const f of await fsp.readdir(path.dirname(target)).catch(() => [] as string[])) {
+    if (!f.startsWith(`.${base}.`) || !f.endsWith(".tmp")) continue;
+    const pid = Number(f.slice(base.length + 2).split(".")[0]);
+    if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) continue;
+    const gone = (() => {
+      try {
+        process.kill(pid, 0);
+        return false;
+      } catch (e) {
+        return (e as NodeJS.ErrnoException).code === "ESRCH";
+      }
+    })();
+    if (gone) await fsp.rm(path.join(path.dirname(target), f), { force: true }).catch(() => undefined);
   }
 }
 

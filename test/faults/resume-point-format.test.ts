@@ -75,3 +75,19 @@ describe("resume point format and checks", () => {
     expect(readFileSync(path.join(state, RESUME_FILE)).equals(json)).toBe(true);
   });
 });
+
+describe("usage ledger leftovers", () => {
+  it("temp files of a killed ledger write are removed from the shared mirror folder; a live writer's are not", async () => {
+    const { writeLedger } = await import("../../src/policy/ledger");
+    const { spawnSync } = await import("node:child_process");
+    const dir = tempDir("vmsfx-mirror-");
+    const mirror = path.join(dir, `${"a".repeat(64)}.json`);
+    const dead = Number(spawnSync(process.execPath, ["-e", "process.stdout.write(String(process.pid))"]).stdout.toString());
+    const deadTemp = `.${path.basename(mirror)}.${dead}.0badc0de.tmp`;
+    const liveTemp = `.${path.basename(mirror)}.${process.ppid}.0badc0de.tmp`;
+    const otherApp = `.${"b".repeat(64)}.json.${dead}.0badc0de.tmp`;
+    for (const f of [deadTemp, liveTemp, otherApp]) writeFileSync(path.join(dir, f), "x");
+    await writeLedger(tempDir(), mirror, "a".repeat(64), { version: 1, launches: 1 });
+    expect(readdirSync(dir).sort()).toEqual([liveTemp, otherApp, path.basename(mirror)].sort());
+  });
+});
