@@ -1,0 +1,49 @@
+import { describe, expect, it, inject } from "vitest";
+import { readFileSync, readdirSync } from "node:fs";
+import { createHash } from "node:crypto";
+import * as path from "node:path";
+import { vmsfx } from "../helpers/cli";
+import { tempDir } from "../helpers/synthetic-snapshot";
+import { startRun, verifyResumePoint } from "../faults/fault-helpers";
+
+/**
+ * PARALLEL (default 20, VMSFX_LOAD_PARALLEL overrides) resumes of ONE bundle file at the same
+ * time, each with its own state folder: each session's work is kept apart and verifies, and the
+ * shared bundle is only read.
+ */
+
+const PARALLEL = Number(process.env.VMSFX_LOAD_PARALLEL ?? 20);
+
+describe("load: parallel resumes of one bundle", () => {
+  it(`${PARALLEL} resumes at once, each with its own state folder, each keeps its own work`, async () => {
+    const app = inject("bundlePath");
+    const root = tempDir("vmsfx-parallel-");
+    const dirs = Array.from({ length: PARALLEL }, (_, i) => path.join(root, `state-${i}`));
+    const digest = () => createHash("sha256").update(readFileSync(app)).digest("hex");
+    const before = digest();
+    const t0 = performance.now();
+    // All at once: resume, write something of its own, suspend (SIGTERM, as closing the app).
+    const first = await Promise.all(
+      dirs.map(async (d, i) => {
+        const s = startRun(app, ["--state-dir", d]);
+        s.send(`echo mine-${i} > /mnt/who.txt; SHELLVAR=shell-${i}\necho ran-${i}\n`);
+        await s.until(`\nran-${i}`, 240_000);
+        s.child.kill("SIGTERM");
+        return { ...(await s.done), stderr: s.stderr() };
+      }),
+    );
+    const firstMs = performance.now() - t0;
+    first.forEach((r) => expect(r.code, r.stderr).toBe(130));
+    for (const d of dirs) expect(await verifyResumePoint(app, d)).toBe("ok");
+    // Again all at once: each resumes its own session (memory and disk) and nobody else's.
+    const second = await Promise.all(dirs.map((d) => vmsfx(["run", app, "--state-dir", d], { input: "echo $SHELLVAR; cat /mnt/who.txt\npoweroff\n", timeoutMs: 240_000 })));
+    second.forEach((r, i) => {
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(new RegExp(`^shell-${i}\\r?$`, "m"));
+      expect(r.stdout).toMatch(new RegExp(`^mine-${i}\\r?$`, "m"));
+      expect(readdirSync(dirs[i]).sort()).toEqual([expect.stringMatching(/^pack-[0-9a-f]+\.bin$/), "resume.json"]);
+    });
+    expect(digest()).toBe(before); // the shared bundle is only ever read
+    console.log(`${PARALLEL} parallel resumes: all done in ${Math.round(firstMs)} ms`);
+  }, 900_000);
+});
