@@ -30,6 +30,8 @@ const MAX_BACKLOG = 8 * 1024 * 1024;
 
 export interface GuiStart extends GuiOptions {
   title: string;
+  /** What the console showed when the guest was saved (the terminal got it redrawn; so does the page). */
+  consoleTail?: string;
   /** The page's "Suspend and quit". */
   onSuspend: () => void;
   stdout: NodeJS.WriteStream;
@@ -38,6 +40,7 @@ export interface GuiStart extends GuiOptions {
 
 export async function startGui(host: GuestHost, opts: GuiStart): Promise<GuiSession> {
   const mirror = new ScreenMirror();
+  if (opts.consoleTail) mirror.output(Buffer.from(opts.consoleTail, "latin1"));
   const clients = new Set<WebSocketConnection>();
   const stale = new WeakSet<WebSocketConnection>();
 

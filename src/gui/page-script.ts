@@ -267,6 +267,10 @@ export const PAGE_SCRIPT = String.raw`
     var i = e.button === 0 ? 0 : e.button === 1 ? 1 : e.button === 2 ? 2 : -1;
     if (i < 0) return;
     canvas.focus();
+    // A graphical guest draws its own pointer: capture the mouse (Escape releases it).
+    if (down && canvas.dataset.mode === "graphical" && document.pointerLockElement !== canvas && canvas.requestPointerLock) {
+      try { canvas.requestPointerLock(); } catch (err) { /* not allowed here: plain motion still works */ }
+    }
     e.preventDefault();
     buttons[i] = down;
     send({ t: "mouse", dx: 0, dy: 0, buttons: buttons.slice() });
@@ -279,7 +283,8 @@ export const PAGE_SCRIPT = String.raw`
     if (e.deltaY) send({ t: "mouse", dx: 0, dy: 0, wheel: e.deltaY > 0 ? 1 : -1 });
   }, { passive: false });
 
-  document.getElementById("suspend").addEventListener("click", function () {
+  var suspendButton = document.getElementById("suspend");
+  suspendButton.addEventListener("click", function () {
     send({ t: "suspend" });
     setStatus("suspending…", true);
   });
@@ -292,7 +297,7 @@ export const PAGE_SCRIPT = String.raw`
     ws.onmessage = function (ev) {
       if (typeof ev.data === "string") {
         var m = JSON.parse(ev.data);
-        if (m.t === "bye") { stopped = true; setStatus(m.message, true); }
+        if (m.t === "bye") { stopped = true; setStatus(m.message, true); suspendButton.disabled = true; }
         return;
       }
       var bytes = new Uint8Array(ev.data);
@@ -303,6 +308,7 @@ export const PAGE_SCRIPT = String.raw`
     };
     ws.onclose = function () {
       if (!stopped) setStatus("disconnected: the app was closed", true);
+      suspendButton.disabled = true;
       stopped = true;
     };
   }

@@ -24,6 +24,7 @@ export function guiPage(title: string, nonce: string): string {
   #status { color: #9a9; flex: 1; }
   #status.stopped { color: #d88; }
   button { background: #3a3a3a; color: #eee; border: 1px solid #555; border-radius: 4px; padding: 4px 10px; cursor: pointer; }
+  button:disabled { opacity: 0.5; cursor: default; }
   main { flex: 1; display: flex; flex-direction: column; gap: 8px; padding: 8px; min-height: 0; }
   .pane-title { font-size: 12px; color: #888; margin: 0 0 2px; }
   #screen-wrap { flex: 3; min-height: 0; display: flex; flex-direction: column; }
@@ -44,7 +45,7 @@ export function guiPage(title: string, nonce: string): string {
 </header>
 <main>
   <section id="screen-wrap" aria-label="Guest screen">
-    <p class="pane-title">Screen — click it, then type (PS/2 keyboard and mouse)</p>
+    <p class="pane-title">Screen — click it, then type (PS/2 keyboard and mouse; in graphics modes a click captures the mouse, Escape releases it)</p>
     <canvas id="screen" tabindex="0" width="720" height="400"></canvas>
     <pre id="screen-text" class="sr-only" aria-live="off"></pre>
   </section>

@@ -217,7 +217,7 @@ export async function runBundle(file: string, assets: EngineAssets, opts: RunOpt
     const bridge = attachConsole(host, { stdin: opts.stdin, stdout: opts.stdout, stderr: opts.stderr, onDetach: () => finish("detached"), inputGate });
     closeConsole = () => bridge.close();
     // Loaded only when asked for: a plain run does not even load the web server.
-    const gui = opts.gui ? await (await import("../gui/gui-session")).startGui(host, { ...opts.gui, title: m.guest.name, onSuspend: () => finish("detached"), stdout: opts.stdout, stderr: opts.stderr }) : undefined;
+    const gui = opts.gui ? await (await import("../gui/gui-session")).startGui(host, { ...opts.gui, title: m.guest.name, consoleTail: coldBoot ? undefined : m.console.tail, onSuspend: () => finish("detached"), stdout: opts.stdout, stderr: opts.stderr }) : undefined;
     // What the user last saw, redrawn when this resume point is resumed.
     const screen = new SerialTail(1024);
     host.on("serial", (b) => screen.push(b));
