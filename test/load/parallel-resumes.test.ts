@@ -2,9 +2,8 @@ import { describe, expect, it, inject } from "vitest";
 import { readFileSync, readdirSync } from "node:fs";
 import { createHash } from "node:crypto";
 import * as path from "node:path";
-import { vmsfx } from "../helpers/cli";
 import { tempDir } from "../helpers/synthetic-snapshot";
-import { startRun, verifyResumePoint } from "../faults/fault-helpers";
+import { checkResumePointQuick, startRun, verifyResumePoint } from "../faults/fault-helpers";
 
 /**
  * PARALLEL (default 20, VMSFX_LOAD_PARALLEL overrides) resumes of ONE bundle file at the same
@@ -34,9 +33,19 @@ describe("load: parallel resumes of one bundle", () => {
     );
     const firstMs = performance.now() - t0;
     first.forEach((r) => expect(r.code, r.stderr).toBe(130));
-    for (const d of dirs) expect(await verifyResumePoint(app, d)).toBe("ok");
+    // Every block of one verified by reading it; the others by their checksums (cheaper).
+    expect(await verifyResumePoint(app, dirs[0])).toBe("ok");
+    for (const d of dirs) expect(await checkResumePointQuick(app, d)).toBe("ok");
     // Again all at once: each resumes its own session (memory and disk) and nobody else's.
-    const second = await Promise.all(dirs.map((d) => vmsfx(["run", app, "--state-dir", d], { input: "echo $SHELLVAR; cat /mnt/who.txt\npoweroff\n", timeoutMs: 240_000 })));
+    const second = await Promise.all(
+      dirs.map(async (d, i) => {
+        const s = startRun(app, ["--state-dir", d]);
+        s.send(`echo $SHELLVAR; cat /mnt/who.txt\necho end-${i}\n`);
+        await s.until(`\nend-${i}`, 240_000);
+        s.send("poweroff\n");
+        return { ...(await s.done), stdout: s.stdout(), stderr: s.stderr() };
+      }),
+    );
     second.forEach((r, i) => {
       expect(r.code, r.stderr).toBe(0);
       expect(r.stdout).toMatch(new RegExp(`^shell-${i}\\r?$`, "m"));
