@@ -40,7 +40,7 @@ export function runLine(args: string[]): string {
 
 /** The lines that make a resumed guest current: clock, entropy, and the console's size. */
 export function freshenLines(terminal: NodeJS.WriteStream, nowMs: number): string[] {
-  const lines = [`time ${Math.floor(nowMs / 1000)}.${String(Math.floor((nowMs % 1000) * 1e6)).padStart(9, "0")}`, `seed ${randomBytes(SEED_BYTES).toString("base64")}`];
+  const lines = [`time ${Math.floor(nowMs / 1000)}.${String(Math.floor((nowMs % 1000) * 1e6)).padStart(9, "0")}`, `seed ${randomBytes(SEED_BYTES).toString("hex")}`];
   const size = winsizeLine(terminal);
   if (size) lines.push(size);
   return lines;
