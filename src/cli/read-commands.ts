@@ -128,7 +128,6 @@ export async function runCommand(
   const assets = await loadAssets();
   const r = await runBundle(a.bundle, assets, {
     fresh: a.fresh,
-    args: a.args,
     update: a.update,
     args: a.args,
     stateDir: a.stateDir && path.resolve(a.stateDir),

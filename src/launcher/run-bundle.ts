@@ -36,8 +36,6 @@ import type { GuiOptions } from "../gui/gui-session";
 export interface RunOptions {
   fresh: boolean;
   stateDir?: string;
-  /** Arguments after `--`: the guest agent runs the guest's app with them; its exit status is ours. */
-  args?: string[];
   /** Ask a thin bundle's servers for a newer signed version first (`--update`). */
   update?: boolean;
   /** Arguments after `--`: the guest agent runs the guest's app with them; its exit status is ours. */
@@ -163,18 +161,6 @@ export async function runBundle(file: string, assets: EngineAssets, opts: RunOpt
     host.on("fatal", (e) => {
       fatal = e;
       finish("poweroff");
-    });
-    // Attached before the guest runs, so its first lines (clock, entropy, size, the app's
-    // arguments) reach the resumed agent at once without the resume waiting for it.
-    let appStatus = 0;
-    const agent = attachGuestAgent(host, {
-      args: opts.args,
-      coldBoot,
-      terminal: opts.stdout,
-      onExit: (status) => {
-        appStatus = status;
-        finish("app-exit");
-      },
     });
     // Attached before the guest runs, so its first lines (clock, entropy, size, the app's
     // arguments) reach the resumed agent at once without the resume waiting for it.
