@@ -62,6 +62,10 @@ describe("desktop integration (--install / --uninstall)", () => {
     const info = await runProgram(command, ["--info", "--json"], opts);
     expect(info.code).toBe(0);
     expect(JSON.parse(info.stdout)).toMatchObject({ guest: { name: "shell" } });
+    // ...and passes arguments through to the guest's app, whose exit status comes back.
+    const ran = await runProgram(command, ["--state-dir", path.join(dir, "state"), "--", "sh", "-c", "echo from-the-guest; exit 4"], opts);
+    expect(ran.stdout).toBe("from-the-guest\r\n");
+    expect(ran.code).toBe(4);
 
     // Installing again (an update) is fine; a user's own file of the same name is never replaced.
     expect((await runProgram(app, ["--install"], opts)).code).toBe(0);
