@@ -26,6 +26,7 @@ export async function recordCommand(a: { snapshot: string; input?: string; secon
       fresh: false,
       stateDir: scratch,
       maxRunMs: a.seconds * 1000,
+      stayAfterInput: true,
       onDiskRead: (slot, index) => {
         if (seen.has(`${slot}:${index}`)) return;
         seen.add(`${slot}:${index}`);

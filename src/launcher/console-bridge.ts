@@ -4,8 +4,9 @@ import { LinePacer } from "./line-pacer";
 
 /**
  * Joins the guest's serial console to the user's terminal. On a TTY: raw mode, every key goes to
- * the guest, and Ctrl-] then q detaches (Ctrl-] twice sends one Ctrl-]). With piped stdin: bytes
- * are forwarded as they come and the guest's terminal queries are answered for it.
+ * the guest, and Ctrl-] then q detaches (Ctrl-] twice sends one Ctrl-]). With piped stdin: lines
+ * are paced at the guest's prompts, its terminal queries are answered for it, and (unless told
+ * otherwise) the end of the input detaches at the next prompt, which suspends the guest.
  */
 
 const ESCAPE = 0x1d; // Ctrl-]
@@ -17,6 +18,10 @@ export interface ConsoleOptions {
   onDetach: () => void;
   /** Piped input is held until this resolves (a cold boot waits for the guest's prompt). */
   inputGate?: Promise<void>;
+  /** The guest's prompt, as a cue for piped input besides busybox's cursor query (the recipe's ready pattern). */
+  promptPattern?: RegExp;
+  /** Piped input: when it ends, detach at the guest's next prompt (else keep running). */
+  detachAtEndOfInput?: boolean;
 }
 
 export interface ConsoleBridge {
@@ -26,14 +31,14 @@ export interface ConsoleBridge {
 
 export function attachConsole(host: GuestHost, opts: ConsoleOptions): ConsoleBridge {
   const interactive = opts.stdin.isTTY === true;
-  const pacer = interactive ? undefined : new LinePacer((b) => host.input(b));
+  const pacer = interactive ? undefined : new LinePacer((b) => host.input(b), undefined, opts.promptPattern);
   const prompts = interactive ? undefined : new TerminalAnswerer(undefined, () => pacer?.prompt());
   // Once closed, guest output is no longer the user's: after an app run (`./app -- ARGS`) the
   // guest's shell redraws its prompt, which is not part of the app's output.
   let closed = false;
   host.on("serial", (bytes) => {
     if (closed) return;
-    pacer?.output();
+    pacer?.output(bytes);
     opts.stdout.write(prompts ? prompts.observe(bytes) : bytes);
   });
   let escaped = false;
@@ -60,6 +65,9 @@ export function attachConsole(host: GuestHost, opts: ConsoleOptions): ConsoleBri
     if (out.length) host.input(Uint8Array.from(out));
   };
   if (interactive) opts.stdin.setRawMode(true);
+  // After held input (a cold boot's) has been queued, so the end never overtakes it.
+  const onEnd = () => void (opts.inputGate ?? Promise.resolve()).then(() => pacer?.end(opts.onDetach));
+  if (pacer && opts.detachAtEndOfInput) opts.stdin.on("end", onEnd);
   opts.stdin.on("data", onData);
   opts.stdin.resume();
   return {
@@ -69,6 +77,7 @@ export function attachConsole(host: GuestHost, opts: ConsoleOptions): ConsoleBri
       closed = true;
       pacer?.close();
       opts.stdin.off("data", onData);
+      opts.stdin.off("end", onEnd);
       if (interactive) opts.stdin.setRawMode(false);
       opts.stdin.pause();
     },

@@ -8,7 +8,6 @@
  * last line was sent (the recipe's ready pattern is usually exactly that prompt).
  */
 
-const EOT = Uint8Array.of(0x04); // Ctrl-D: what a terminal user types to end input
 // Terminal control sequences are not something the guest says; a cursor query on its own must
 // not count as output (it may trail a prompt `promptPattern` already recognised).
 // eslint-disable-next-line no-control-regex
@@ -24,7 +23,10 @@ export class LinePacer {
   private sinceSend = "";
   /** Whether the guest printed anything since the last line was sent: one prompt per line. */
   private spoke = false;
-  private inputEnded = false;
+  /** Set once the input has ended: called at the first prompt after the last line. */
+  private onDrained: (() => void) | undefined;
+  /** The guest's last readiness came from a prompt, not from quiet (a shutdown is quiet too). */
+  private atPrompt = true;
 
   constructor(
     private readonly send: (bytes: Uint8Array) => void,
@@ -43,7 +45,8 @@ export class LinePacer {
     if (bytes) {
       const text = Buffer.from(bytes).toString("latin1");
       if (text.replace(CONTROL_SEQUENCE, "").length > 0) this.spoke = true;
-      if (this.promptPattern && !this.ready) {
+      // Also after quiet made us ready: the prompt that follows is what ends piped input.
+      if (this.promptPattern && !this.atPrompt) {
         this.sinceSend = (this.sinceSend + text).slice(-MATCH_WINDOW);
         if (this.promptPattern.test(this.sinceSend)) return this.prompt();
       }
@@ -57,15 +60,17 @@ export class LinePacer {
   /** The guest showed a prompt. A second cue for the same prompt is ignored. */
   prompt(): void {
     if (!this.ready && !this.spoke) return;
-    this.becomeReady();
+    this.becomeReady(true);
   }
 
   /**
-   * The input has ended: once every line is sent and the guest prompts again, send Ctrl-D, so a
-   * shell or REPL ends (and the guest powers off) as it would at a terminal.
+   * The input has ended: once every line is sent and the guest shows its prompt again, call
+   * `drained` once. The launcher then suspends the guest where it waits, so the next run goes on
+   * from there. (A Ctrl-D would end the guest's shell or REPL and power it off, and a powered-off
+   * guest cold-boots next time.) Only a prompt counts: quiet may be a guest shutting down.
    */
-  end(): void {
-    this.inputEnded = true;
+  end(drained: () => void): void {
+    this.onDrained = drained;
     this.release();
   }
 
@@ -74,24 +79,25 @@ export class LinePacer {
     if (this.idle) clearTimeout(this.idle);
   }
 
-  private becomeReady(): void {
+  private becomeReady(atPrompt: boolean): void {
     this.ready = true;
+    this.atPrompt = atPrompt;
     this.release();
   }
 
   private release(): void {
     if (!this.ready || this.ended) return;
     if (this.queue.length === 0) {
-      if (!this.inputEnded) return;
-      this.ended = true;
-      if (this.idle) clearTimeout(this.idle);
-      return this.send(EOT);
+      if (!this.onDrained || !this.atPrompt) return;
+      this.close();
+      return this.onDrained();
     }
     const nl = this.queue.indexOf(0x0a);
     const n = nl < 0 ? this.queue.length : nl + 1;
     const line = this.queue.subarray(0, n);
     this.queue = this.queue.subarray(n);
     this.ready = false;
+    this.atPrompt = false;
     this.spoke = false;
     this.sinceSend = "";
     this.send(new Uint8Array(line));
@@ -101,6 +107,6 @@ export class LinePacer {
   private armIdle(): void {
     if (this.idle) clearTimeout(this.idle);
     // Quiet is a cue of its own: a program reading stdin may print nothing at all.
-    this.idle = setTimeout(() => this.becomeReady(), this.quietMs);
+    this.idle = setTimeout(() => this.becomeReady(false), this.quietMs);
   }
 }

@@ -46,6 +46,8 @@ export interface RunOptions {
   requireSigner?: string;
   /** Called the first time the guest reads each disk block (`vmsfx record`). */
   onDiskRead?: (slot: DiskSlot, index: number) => void;
+  /** Piped input: keep the guest running after the input ends (`vmsfx record` watches it for a while). */
+  stayAfterInput?: boolean;
   /** Suspend after this long (`vmsfx record` ends its session this way). */
   maxRunMs?: number;
   /** Milliseconds since process start at each step, for `--timings` and the benchmark. */
@@ -214,7 +216,7 @@ export async function runBundle(file: string, assets: EngineAssets, opts: RunOpt
     }
     mark("running");
 
-    const bridge = attachConsole(host, { stdin: opts.stdin, stdout: opts.stdout, stderr: opts.stderr, onDetach: () => finish("detached"), inputGate });
+    const bridge = attachConsole(host, { stdin: opts.stdin, stdout: opts.stdout, stderr: opts.stderr, onDetach: () => finish("detached"), inputGate, promptPattern: m.boot?.ready ? new RegExp(m.boot.ready) : undefined, detachAtEndOfInput: !opts.stayAfterInput && !opts.args?.length });
     closeConsole = () => bridge.close();
     // Loaded only when asked for: a plain run does not even load the web server.
     const gui = opts.gui ? await (await import("../gui/gui-session")).startGui(host, { ...opts.gui, title: m.guest.name, consoleTail: coldBoot ? undefined : m.console.tail, onSuspend: () => finish("detached"), stdout: opts.stdout, stderr: opts.stderr }) : undefined;

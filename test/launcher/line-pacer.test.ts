@@ -72,22 +72,50 @@ describe("LinePacer", () => {
     expect(sent).toEqual(["input()\n", "hello\n"]);
   });
 
-  it("ends the input with one Ctrl-D at the prompt after the last line", () => {
+  it("when the input has ended, reports it drained at the prompt after the last line, once", () => {
     const { p, sent } = pacer(/\n>>> $/);
+    let drained = 0;
     p.push(Buffer.from("6*7\n"));
-    p.end();
+    p.end(() => drained++);
     expect(sent).toEqual(["6*7\n"]);
+    expect(drained).toBe(0);
     p.output(bytes("6*7\r\n42\r\n>>> "));
-    expect(sent).toEqual(["6*7\n", "\x04"]);
+    expect(drained).toBe(1);
     p.prompt();
     vi.advanceTimersByTime(1000);
-    expect(sent).toEqual(["6*7\n", "\x04"]);
+    expect(drained).toBe(1);
+    expect(sent).toEqual(["6*7\n"]);
   });
 
-  it("ends at once when the input was empty and the guest is waiting", () => {
+  it("quiet after the last line is not a prompt: a guest shutting down is not suspended", () => {
+    const { p } = pacer();
+    let drained = 0;
+    p.push(Buffer.from("poweroff\n"));
+    p.end(() => drained++);
+    p.output(bytes("The system is going down NOW!\r\n"));
+    vi.advanceTimersByTime(5000);
+    expect(drained).toBe(0);
+    p.prompt();
+    expect(drained).toBe(1);
+  });
+
+  it("a prompt that comes after quiet already released the pacer still ends the input", () => {
+    const { p } = pacer(/\n>>> $/);
+    let drained = 0;
+    p.push(Buffer.from("6*7\n"));
+    p.end(() => drained++);
+    vi.advanceTimersByTime(1000); // a slow guest: quiet before it even echoed
+    expect(drained).toBe(0);
+    p.output(bytes("6*7\r\n42\r\n>>> "));
+    expect(drained).toBe(1);
+  });
+
+  it("drains at once when the input was empty and the guest waits at its prompt", () => {
     const { p, sent } = pacer();
-    p.end();
-    expect(sent).toEqual(["\x04"]);
+    let drained = 0;
+    p.end(() => drained++);
+    expect(drained).toBe(1);
+    expect(sent).toEqual([]);
   });
 
   it("sends nothing after close", () => {
