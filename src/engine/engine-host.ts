@@ -67,9 +67,11 @@ export class GuestHost {
     this.send({ type: "presence", ram, vga });
   }
 
-  async restore(state: Uint8Array): Promise<void> {
+  /** Resolves once the guest runs; says whether its agent was listening when it was saved. */
+  async restore(state: Uint8Array): Promise<{ agentListening: boolean }> {
     this.send({ type: "restore", state });
-    await this.wait("running");
+    const m = (await this.wait("running")) as Extract<WorkerToHost, { type: "running" }>;
+    return { agentListening: m.agentListening === true };
   }
 
 

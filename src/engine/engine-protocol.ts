@@ -79,7 +79,8 @@ export type ExitReason = "poweroff" | "reboot";
 export type WorkerToHost =
   /** `marks`: when each start-up step finished, in ms since the host process started. */
   | { type: "created"; marks: Record<string, number> }
-  | { type: "running" }
+  /** `agentListening`: the guest agent holds its port open (DTR up), so it will answer `fresh`. */
+  | { type: "running"; agentListening?: boolean }
   | { type: "serial"; bytes: Uint8Array }
   /** Bytes the guest agent wrote to ttyS1; console bytes written before them were posted first. */
   | { type: "agent"; bytes: Uint8Array }

@@ -205,9 +205,11 @@ async function restore(state: Uint8Array): Promise<void> {
   }
   await emulator.run();
   running = true;
-  pumpInput();
+  // The agent's lines go first: the guest should be made current before it sees the user's input.
   queueAgentInput(new Uint8Array(0));
-  post({ type: "running" });
+  pumpInput();
+  // A process that opened ttyS1 raised DTR, and that bit is part of the saved state.
+  post({ type: "running", agentListening: ((emulator.v86.cpu.devices.uart1?.modem_control ?? 0) & 1) === 1 });
 }
 
 async function stopQuiet(): Promise<void> {

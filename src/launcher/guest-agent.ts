@@ -27,6 +27,8 @@ export interface GuestAgentOptions {
 }
 
 export interface GuestAgent {
+  /** Resolves when the agent says `fresh` (clock set, RNG reseeded), or after `timeoutMs`. */
+  freshened(timeoutMs: number): Promise<void>;
   close(): void;
 }
 
@@ -75,6 +77,8 @@ export function attachGuestAgent(host: GuestHost, opts: GuestAgentOptions): Gues
 
   let partial = "";
   let closed = false;
+  const onFresh: (() => void)[] = [];
+  let fresh = false;
   host.on("agent", (bytes) => {
     if (closed) return;
     partial += Buffer.from(bytes).toString("latin1");
@@ -85,6 +89,10 @@ export function attachGuestAgent(host: GuestHost, opts: GuestAgentOptions): Gues
       const [word, value] = line.split(" ");
       // A restarted agent (a cold boot, or one that crashed and was respawned) knows nothing yet.
       if (word === "ready") greet();
+      else if (word === "fresh") {
+        fresh = true;
+        for (const fn of onFresh.splice(0)) fn();
+      }
       else if (word === "exit" && /^\d+$/.test(value ?? "")) opts.onExit(Number(value) & 0xff);
     }
     if (partial.length > 4096) partial = "";
@@ -95,6 +103,16 @@ export function attachGuestAgent(host: GuestHost, opts: GuestAgentOptions): Gues
   };
   opts.terminal.on("resize", onResize);
   return {
+    freshened(timeoutMs) {
+      return new Promise((resolve) => {
+        if (fresh) return resolve();
+        const timer = setTimeout(resolve, timeoutMs);
+        onFresh.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    },
     close() {
       closed = true;
       opts.terminal.off("resize", onResize);

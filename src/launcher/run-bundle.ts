@@ -210,7 +210,10 @@ export async function runBundle(file: string, assets: EngineAssets, opts: RunOpt
       mark("verified");
       await created;
       mark("engineReady");
-      await host.restore(deviceState);
+      const { agentListening } = await host.restore(deviceState);
+      // Piped input waits (at most 2 s) until the agent has set the clock and reseeded, so a
+      // script's first command never sees the capture's clock or random state.
+      if (agentListening) inputGate = agent.freshened(2000);
       // With arguments the user asked for the app's output, not the screen they left.
       if (!opts.args) opts.stdout.write(m.console.tail);
     }

@@ -7,9 +7,9 @@ import { tempDir } from "../helpers/synthetic-snapshot";
 import { attachGuestAgent, MAX_RUN_LINE, runLine } from "../../src/launcher/guest-agent";
 import type { GuestHost } from "../../src/engine/engine-host";
 
-/** The text between two markers the guest printed (the echoed command line holds them too, quoted). */
+/** What the guest printed between `tag<` and `>` (the echoed command line holds `tag<$(...)>`, which does not match). */
 function between(stdout: string, tag: string): string {
-  const m = new RegExp(`^${tag}<(.*)>\\r?$`, "m").exec(stdout);
+  const m = new RegExp(`${tag}<([0-9a-f]+)>`).exec(stdout);
   expect(m, `no ${tag}<...> line in:\n${stdout}`).not.toBeNull();
   return m![1];
 }
@@ -85,7 +85,7 @@ describe("guest agent: host side of the protocol", () => {
   }
   const terminal = () => Object.assign(new EventEmitter(), { isTTY: true, rows: 24, columns: 80 }) as unknown as NodeJS.WriteStream;
 
-  it("sends clock, seed and size at resume, the size again on every resize, and reports the app's status", () => {
+  it("sends clock, seed and size at resume, the size again on every resize, hears fresh, and reports the app's status", async () => {
     const { host, sent, say } = fakeHost();
     const term = terminal();
     const exits: number[] = [];
@@ -96,6 +96,11 @@ describe("guest agent: host side of the protocol", () => {
     Object.assign(term, { rows: 50, columns: 132 });
     term.emit("resize");
     expect(sent[3]).toBe("winsize 50 132");
+    let freshened = false;
+    void agent.freshened(60_000).then(() => (freshened = true));
+    say("fresh\n");
+    await Promise.resolve();
+    expect(freshened).toBe(true);
     say("ex");
     say("it 3\r\n");
     expect(exits).toEqual([3]);
