@@ -219,6 +219,10 @@ async function guestOf(file: string): Promise<{ name: string; description?: stri
 
 /** `--install` / `--uninstall` for the executable at `appPath`; returns the exit code. */
 export async function desktopCommand(appPath: string, action: "install" | "uninstall", out: (line: string) => void = (l) => process.stdout.write(`${l}\n`)): Promise<number> {
+  // Start menus on Windows and macOS have other formats; this writes only freedesktop's.
+  if (process.platform === "win32" || process.platform === "darwin") {
+    throw new VmsfxError("VMSFX_USAGE", `--${action} makes freedesktop menu entries (Linux and BSD desktops); it does not support ${process.platform === "win32" ? "Windows" : "macOS"} yet.`);
+  }
   const guest = await guestOf(appPath);
   if (action === "install") {
     const r = await installDesktop({ appPath, name: guest.name, description: guest.description });
