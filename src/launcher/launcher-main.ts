@@ -20,7 +20,7 @@ async function main(argv: string[]): Promise<number> {
   const guestArgs = dashes >= 0 ? argv.slice(dashes + 1) : undefined;
   const a = await yargs(dashes >= 0 ? argv.slice(0, dashes) : argv)
     .scriptName(self.split(/[\\/]/).pop() ?? "app")
-    .usage("$0 [options]\n\nA vmsfx app: a Linux guest snapshot in one file. Run it to resume the guest on this terminal.\nOn a terminal, Ctrl-] then q suspends it; the next run continues where it stopped.")
+    .usage("$0 [options] [-- ARGS for the guest's app]\n\nA vmsfx app: a Linux guest snapshot in one file. Run it to resume the guest on this terminal.\nOn a terminal, Ctrl-] then q suspends it; the next run continues where it stopped.")
     .option("info", { type: "boolean", default: false, describe: "show what this file holds and exit" })
     .option("verify", { type: "boolean", default: false, describe: "check every block against its SHA-256 and exit" })
     .option("fresh", { type: "boolean", default: false, describe: "cold-boot the guest instead of resuming" })
