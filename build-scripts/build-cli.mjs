@@ -1,7 +1,7 @@
 // Bundles the CLI and the engine worker into dist/ (CommonJS, as Node's single-executable
 // support needs) and copies v86.wasm beside them, so dist/ runs without node_modules.
 import { build } from "esbuild";
-import { copyFileSync, mkdirSync, readFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, readFileSync, renameSync } from "node:fs";
 import { createRequire } from "node:module";
 import * as path from "node:path";
 
@@ -50,7 +50,10 @@ const results = await Promise.all([
   build({ ...common, entryPoints: [path.join(root, "src/launcher/launcher-main.ts")], outfile: path.join(dist, "launcher.cjs"), sourcemap: false }),
   build({ ...common, entryPoints: [path.join(root, "src/engine/engine-worker.ts")], outfile: path.join(dist, "engine-worker.cjs") }),
 ]);
-copyFileSync(path.join(v86Dir, "build", "v86.wasm"), path.join(dist, "v86.wasm"));
+// Temp + rename: a test run that starts during a rebuild must never see half a wasm file.
+const wasmTmp = path.join(dist, `.v86.wasm.${process.pid}.tmp`);
+copyFileSync(path.join(v86Dir, "build", "v86.wasm"), wasmTmp);
+renameSync(wasmTmp, path.join(dist, "v86.wasm"));
 if (process.env.VMSFX_BUILD_REPORT) {
   const { analyzeMetafile } = await import("esbuild");
   for (const r of results) console.log(await analyzeMetafile(r.metafile));

@@ -13,6 +13,11 @@
 // eslint-disable-next-line no-control-regex
 const CONTROL_SEQUENCE = /\x1b\[[0-9;?]*[A-Za-z]/g;
 const MATCH_WINDOW = 1024;
+/**
+ * How long the guest must stay quiet at its prompt before ended input detaches: a shell prints a
+ * prompt right after `poweroff` too, and the shutdown's own messages that follow call it off.
+ */
+const SETTLE_MS = 250;
 
 export class LinePacer {
   private queue: Buffer = Buffer.alloc(0);
@@ -27,6 +32,7 @@ export class LinePacer {
   private onDrained: (() => void) | undefined;
   /** The guest's last readiness came from a prompt, not from quiet (a shutdown is quiet too). */
   private atPrompt = true;
+  private settle: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly send: (bytes: Uint8Array) => void,
@@ -44,7 +50,16 @@ export class LinePacer {
     if (this.ended) return;
     if (bytes) {
       const text = Buffer.from(bytes).toString("latin1");
-      if (text.replace(CONTROL_SEQUENCE, "").length > 0) this.spoke = true;
+      if (text.replace(CONTROL_SEQUENCE, "").length > 0) {
+        this.spoke = true;
+        if (this.settle) {
+          // Not the end after all: wait for the prompt that follows this output.
+          clearTimeout(this.settle);
+          this.settle = undefined;
+          this.atPrompt = false;
+          this.sinceSend = "";
+        }
+      }
       // Also after quiet made us ready: the prompt that follows is what ends piped input.
       if (this.promptPattern && !this.atPrompt) {
         this.sinceSend = (this.sinceSend + text).slice(-MATCH_WINDOW);
@@ -77,6 +92,7 @@ export class LinePacer {
   close(): void {
     this.ended = true;
     if (this.idle) clearTimeout(this.idle);
+    if (this.settle) clearTimeout(this.settle);
   }
 
   private becomeReady(atPrompt: boolean): void {
@@ -88,9 +104,13 @@ export class LinePacer {
   private release(): void {
     if (!this.ready || this.ended) return;
     if (this.queue.length === 0) {
-      if (!this.onDrained || !this.atPrompt) return;
-      this.close();
-      return this.onDrained();
+      if (!this.onDrained || !this.atPrompt || this.settle) return;
+      const drained = this.onDrained;
+      this.settle = setTimeout(() => {
+        this.close();
+        drained();
+      }, SETTLE_MS);
+      return;
     }
     const nl = this.queue.indexOf(0x0a);
     const n = nl < 0 ? this.queue.length : nl + 1;

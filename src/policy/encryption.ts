@@ -28,6 +28,7 @@ export interface EncryptionHeader {
 const NONCE = 12;
 const TAG = 16;
 const SCRYPT = { N: 1 << 15, r: 8, p: 1 };
+const SCRYPT_MAXMEM = 256 << 20;
 
 export type Secret = { passphrase: string } | { keyFile: string };
 
@@ -61,9 +62,15 @@ export class BlockCipher {
       return { cipher: new BlockCipher(hmac(bytes, "vmsfx/v1/key-file")), kdf: { name: "key-file" } };
     }
     const params = kdf?.name === "scrypt" ? kdf : { name: "scrypt" as const, salt: (saltSeed === undefined ? randomBytes(16) : hmac(Buffer.from("vmsfx/v1/salt"), saltSeed).subarray(0, 16)).toString("base64"), ...SCRYPT };
-    if (params.N > 1 << 20 || params.r > 32 || params.p > 16) throw new VmsfxError("VMSFX_MANIFEST_INVALID", "the bundle asks for unreasonable key-derivation work; it was not made by vmsfx.");
+    // scrypt's own checks throw raw errors: a header from a bundle is checked here first.
+    const powerOfTwo = params.N >= 2 && (params.N & (params.N - 1)) === 0;
+    if (!powerOfTwo || params.N > 1 << 20 || params.r > 32 || params.p > 16 || 128 * params.N * params.r > SCRYPT_MAXMEM) {
+      throw new VmsfxError("VMSFX_MANIFEST_INVALID", "the bundle asks for key-derivation parameters vmsfx never writes; it is damaged or was not made by vmsfx.");
+    }
     const master = await new Promise<Buffer>((resolve, reject) =>
-      scrypt(secret.passphrase.normalize("NFC"), Buffer.from(params.salt, "base64"), 32, { N: params.N, r: params.r, p: params.p, maxmem: 256 << 20 }, (e, k) => (e ? reject(e) : resolve(k))),
+      scrypt(secret.passphrase.normalize("NFC"), Buffer.from(params.salt, "base64"), 32, { N: params.N, r: params.r, p: params.p, maxmem: SCRYPT_MAXMEM }, (e, k) =>
+        e ? reject(new VmsfxError("VMSFX_MANIFEST_INVALID", `the bundle's key-derivation parameters are unusable (${e.message}); it is damaged or was not made by vmsfx.`)) : resolve(k),
+      ),
     );
     return { cipher: new BlockCipher(master), kdf: params };
   }

@@ -88,10 +88,8 @@ describe("regressions", () => {
     expect(await code("openSnapshotDir(huge manifest)", () => openSnapshotDir(snap.dir))).toBe("VMSFX_MANIFEST_INVALID");
   });
 
-  // Found by the hostile corpus work; the fix belongs to src/policy/encryption.ts (BlockCipher.derive
-  // should refuse N that is not a power of two and 128*N*r over maxmem as VMSFX_MANIFEST_INVALID).
-  // When it is fixed this starts failing: change it.fails to it.
-  it.fails("known bug (not fixed here): an encrypted header asking for scrypt N=3 gives a raw RangeError, not 14", async () => {
+  // Found by the hostile corpus work: scrypt's own parameter checks threw raw RangeErrors.
+  it("an encrypted header asking for scrypt N=3 (not a power of two) is refused with 14, not a raw RangeError", async () => {
     const dir = tempDir("vmsfx-scrypt-");
     const passphraseFile = path.join(dir, "pass");
     writeFileSync(passphraseFile, "secret\n");

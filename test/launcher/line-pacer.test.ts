@@ -80,11 +80,26 @@ describe("LinePacer", () => {
     expect(sent).toEqual(["6*7\n"]);
     expect(drained).toBe(0);
     p.output(bytes("6*7\r\n42\r\n>>> "));
+    expect(drained).toBe(0); // the guest must stay quiet at its prompt for a moment
+    vi.advanceTimersByTime(300);
     expect(drained).toBe(1);
     p.prompt();
     vi.advanceTimersByTime(1000);
     expect(drained).toBe(1);
     expect(sent).toEqual(["6*7\n"]);
+  });
+
+  it("output right after the prompt (a shutdown's messages after `poweroff`) calls the end off until the next prompt", () => {
+    const { p } = pacer();
+    let drained = 0;
+    p.push(Buffer.from("poweroff\n"));
+    p.end(() => drained++);
+    p.output(bytes("vmsfx:/mnt# "));
+    p.prompt();
+    vi.advanceTimersByTime(100);
+    p.output(bytes("The system is going down NOW!\r\n"));
+    vi.advanceTimersByTime(5000);
+    expect(drained).toBe(0);
   });
 
   it("quiet after the last line is not a prompt: a guest shutting down is not suspended", () => {
@@ -96,6 +111,7 @@ describe("LinePacer", () => {
     vi.advanceTimersByTime(5000);
     expect(drained).toBe(0);
     p.prompt();
+    vi.advanceTimersByTime(300);
     expect(drained).toBe(1);
   });
 
@@ -107,6 +123,7 @@ describe("LinePacer", () => {
     vi.advanceTimersByTime(1000); // a slow guest: quiet before it even echoed
     expect(drained).toBe(0);
     p.output(bytes("6*7\r\n42\r\n>>> "));
+    vi.advanceTimersByTime(300);
     expect(drained).toBe(1);
   });
 
@@ -114,6 +131,7 @@ describe("LinePacer", () => {
     const { p, sent } = pacer();
     let drained = 0;
     p.end(() => drained++);
+    vi.advanceTimersByTime(300);
     expect(drained).toBe(1);
     expect(sent).toEqual([]);
   });
