@@ -1,3 +1,4 @@
+import type { GuestIcon } from "../snapshot/manifest";
 import { promises as fsp } from "node:fs";
 import { createHash } from "node:crypto";
 import * as os from "node:os";
@@ -206,7 +207,7 @@ export async function uninstallDesktop(app: Pick<DesktopApp, "appPath" | "name">
 }
 
 /** The guest's name and description, from a plain bundle's manifest or an encrypted one's public header. */
-async function guestOf(file: string): Promise<{ name: string; description?: string }> {
+async function guestOf(file: string): Promise<{ name: string; description?: string; icon?: GuestIcon }> {
   const header = await readPublicHeader(file);
   if (header) return { name: header.public.guest };
   const source = await openSnapshot(file);
@@ -225,7 +226,8 @@ export async function desktopCommand(appPath: string, action: "install" | "unins
   }
   const guest = await guestOf(appPath);
   if (action === "install") {
-    const r = await installDesktop({ appPath, name: guest.name, description: guest.description });
+    const icon = guest.icon && { bytes: Buffer.from(guest.icon.data, "base64"), ext: guest.icon.type };
+    const r = await installDesktop({ appPath, name: guest.name, description: guest.description, icon });
     out(`Installed "${guest.name}": a menu entry and the command ${r.command}`);
     if (r.binNotOnPath) out(`${path.dirname(r.command)} is not on your PATH; add it to run ${path.basename(r.command)} by name.`);
     return 0;

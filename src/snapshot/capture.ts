@@ -9,7 +9,7 @@ import { BlockStoreWriter, bufferSource, fileSource, type StoreStats } from "./b
 import { OverlayDisk } from "./overlay-disk";
 import { MANIFEST_FORMAT, MANIFEST_VERSION, type BlockMap, type DiskEntry, type Manifest } from "./manifest";
 import { BLOCKS_DIR, writeManifestFile } from "./snapshot-dir";
-import type { Recipe } from "./recipe";
+import { loadIcon, type Recipe } from "./recipe";
 
 /**
  * Capture: cold-boot a recipe, wait for its ready pattern on the serial console, let the guest
@@ -127,7 +127,7 @@ export async function capture(recipe: Recipe, assets: EngineAssets, opts: Captur
       format: MANIFEST_FORMAT,
       version: MANIFEST_VERSION,
       createdAt: new Date().toISOString(),
-      guest: { name: recipe.name, description: recipe.description },
+      guest: { name: recipe.name, description: recipe.description, icon: await loadIcon(recipe) },
       engine: assets.identity,
       machine: { memoryBytes: machine.memoryBytes, vgaMemoryBytes: machine.vgaMemoryBytes },
       state,

@@ -46,11 +46,29 @@ export interface BootFiles {
   ready?: string;
 }
 
+/** The app's icon for desktop menus (`./app --install`), from the recipe's `icon`. */
+export interface GuestIcon {
+  type: "svg" | "png";
+  /** base64 of the file */
+  data: string;
+}
+
+export const MAX_ICON_BYTES = 64 << 10;
+const PNG_MAGIC = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+
+/** Why these bytes are not a usable icon of this type, or undefined when they are. */
+export function iconProblem(bytes: Uint8Array, type: GuestIcon["type"]): string | undefined {
+  if (bytes.byteLength === 0 || bytes.byteLength > MAX_ICON_BYTES) return `must be 1 byte to ${MAX_ICON_BYTES / 1024} KiB`;
+  const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (type === "png") return b.subarray(0, 8).equals(PNG_MAGIC) ? undefined : "is not a PNG file";
+  return /^(\ufeff)?\s*</.test(b.subarray(0, 256).toString("utf8")) ? undefined : "is not an SVG file";
+}
+
 export interface Manifest {
   format: typeof MANIFEST_FORMAT;
   version: typeof MANIFEST_VERSION;
   createdAt: string;
-  guest: { name: string; description?: string };
+  guest: { name: string; description?: string; icon?: GuestIcon };
   engine: EngineIdentity;
   machine: { memoryBytes: number; vgaMemoryBytes: number };
   /** v86's saved state with RAM and VGA memory taken out (well under 1 MB), cut into blocks. */
@@ -179,6 +197,16 @@ export function parseManifest(bytes: Uint8Array): Manifest {
   return validateManifest(raw);
 }
 
+function validateIcon(v: unknown): GuestIcon {
+  const icon = obj(v, "guest.icon");
+  if (icon.type !== "svg" && icon.type !== "png") fail("guest.icon.type", 'must be "svg" or "png"');
+  const data = str(icon.data, "guest.icon.data", Math.ceil(MAX_ICON_BYTES / 3) * 4);
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(data) || data.length % 4 !== 0) fail("guest.icon.data", "must be base64");
+  const problem = iconProblem(Buffer.from(data, "base64"), icon.type);
+  if (problem) fail("guest.icon.data", problem);
+  return { type: icon.type, data };
+}
+
 export function validateManifest(raw: unknown): Manifest {
   const m = obj(raw, "(root)");
   if (m.format !== MANIFEST_FORMAT) fail("format", `must be "${MANIFEST_FORMAT}"`);
@@ -227,6 +255,7 @@ export function validateManifest(raw: unknown): Manifest {
     guest: {
       name: str(guest.name, "guest.name", 128),
       description: guest.description === undefined ? undefined : str(guest.description, "guest.description"),
+      icon: guest.icon === undefined ? undefined : validateIcon(guest.icon),
     },
     engine: { name: "v86", version: str(engine.version, "engine.version", 64), wasmSha256: hash(engine.wasmSha256, "engine.wasmSha256") },
     machine: { memoryBytes, vgaMemoryBytes },

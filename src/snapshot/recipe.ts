@@ -1,11 +1,14 @@
 import { promises as fsp } from "node:fs";
 import * as path from "node:path";
 import { VmsfxError, fromFsError } from "../errors";
+import { iconProblem, type GuestIcon } from "./manifest";
 
 /** A guest recipe (`samples/<name>/vm.json`): what to boot and when it is ready to capture. */
 export interface Recipe {
   name: string;
   description?: string;
+  /** An .svg or .png file for desktop menus (`./app --install`), at most 64 KiB. */
+  icon?: string;
   memoryMiB: number;
   vgaMemoryMiB: number;
   /** Absolute paths, resolved against the recipe's folder. */
@@ -23,6 +26,21 @@ export interface Recipe {
 
 function bad(file: string, what: string): never {
   throw new VmsfxError("VMSFX_RECIPE_INVALID", `${file}: ${what}. See samples/shell/vm.json for a working recipe.`);
+}
+
+function iconPath(file: string, icon: string | undefined): string | undefined {
+  if (icon !== undefined && !/\.(svg|png)$/i.test(icon)) bad(file, '"icon" must name an .svg or .png file');
+  return icon;
+}
+
+/** The recipe's icon as the manifest keeps it. */
+export async function loadIcon(recipe: Recipe): Promise<GuestIcon | undefined> {
+  if (!recipe.icon) return undefined;
+  const bytes = await fsp.readFile(recipe.icon).catch((e) => Promise.reject(fromFsError(e, recipe.icon!, "reading the recipe's icon")));
+  const type = recipe.icon.toLowerCase().endsWith(".png") ? "png" : "svg";
+  const problem = iconProblem(bytes, type);
+  if (problem) bad(recipe.file, `the icon ${recipe.icon} ${problem}`);
+  return { type, data: bytes.toString("base64") };
 }
 
 export async function loadRecipe(file: string): Promise<Recipe> {
@@ -71,6 +89,7 @@ export async function loadRecipe(file: string): Promise<Recipe> {
   return {
     name: s("name")!,
     description: s("description", true),
+    icon: iconPath(file, p("icon", true)),
     memoryMiB: n("memoryMiB", 16, 2048),
     vgaMemoryMiB: n("vgaMemoryMiB", 1, 64, 8),
     kernel: p("kernel")!,

@@ -1,7 +1,7 @@
 import { describe, expect, it, inject } from "vitest";
 import { existsSync, lstatSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { runProgram, vmsfx } from "../helpers/cli";
+import { ROOT, runProgram, vmsfx } from "../helpers/cli";
 import { tempDir } from "../helpers/synthetic-snapshot";
 import { commandName, execQuote, installDesktop, installDirs, uninstallDesktop } from "../../src/launcher/desktop-install";
 
@@ -55,7 +55,8 @@ describe("desktop integration (--install / --uninstall)", () => {
     expect(entry).toMatchObject({ Type: "Application", Name: "shell", Icon: "vmsfx-shell", Terminal: "true", Exec: `"${app}"` });
     expect(entry.Comment).toContain("Busybox shell");
     const icon = path.join(data, "icons", "hicolor", "scalable", "apps", "vmsfx-shell.svg");
-    expect(readFileSync(icon, "utf8")).toMatch(/^<svg[^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/);
+    // The publisher's icon from the recipe (samples/shell/icon.svg), carried in the signed manifest.
+    expect(readFileSync(icon, "utf8")).toBe(readFileSync(path.join(ROOT, "samples/shell/icon.svg"), "utf8"));
     const command = path.join(home, ".local", "bin", "shell");
     expect(lstatSync(command).mode & 0o111).not.toBe(0);
     // The command on PATH really starts this app (--info answers without running the guest).

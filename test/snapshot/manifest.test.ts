@@ -23,6 +23,15 @@ describe("manifest", () => {
     expect(parseManifest(serializeManifest(m))).toEqual(JSON.parse(JSON.stringify(m)));
   });
 
+  it("keeps a guest icon, and refuses one that is not what it says or too large", async () => {
+    const svg = Buffer.from('<svg xmlns="http://www.w3.org/2000/svg"/>').toString("base64");
+    const withIcon = (icon: unknown) => async () => validateManifest(JSON.parse(JSON.stringify({ ...(await base()), guest: { name: "x", icon } })));
+    expect((await withIcon({ type: "svg", data: svg })()).guest.icon).toEqual({ type: "svg", data: svg });
+    for (const bad of [{ type: "gif", data: svg }, { type: "png", data: svg }, { type: "svg", data: "not base64!" }, { type: "svg", data: Buffer.alloc(65 << 10, 0x3c).toString("base64") }, "icon.svg"]) {
+      await expect(withIcon(bad)()).rejects.toMatchObject({ code: "VMSFX_MANIFEST_INVALID" });
+    }
+  });
+
   it("rejects bytes that are not JSON", () => {
     expect(codeOf(() => parseManifest(new TextEncoder().encode("{not json")))).toBe("VMSFX_MANIFEST_INVALID");
   });
