@@ -1,7 +1,7 @@
 import { promises as fsp } from "node:fs";
 import * as path from "node:path";
 import { VmsfxError, fromFsError } from "../errors";
-import { parseManifest, serializeManifest, type EngineIdentity, type Manifest } from "../snapshot/manifest";
+import { manifestBlocks, parseManifest, serializeManifest, type EngineIdentity, type Manifest } from "../snapshot/manifest";
 import { sha256Hex } from "../snapshot/block-codec";
 import { writeFileAtomic } from "../snapshot/atomic-file";
 import { isLockedManifest, type BundleSource } from "../snapshot/bundle-reader";
@@ -99,6 +99,19 @@ export async function loadAcceptedUpdate(bundle: BundleSource, stateDir: string,
   return accept(bundle, Buffer.from(record.manifest, "base64"), Buffer.from(record.signature, "base64"), file, engine, requireSigner);
 }
 
+/**
+ * After an update the cache keeps only blocks of the new version: without this, every update
+ * would leave the old version's blocks behind for good. (The new version's blocks that the
+ * cache already had are what made the update cheap; they stay.)
+ */
+async function pruneCache(cacheDir: string, m: Manifest): Promise<void> {
+  const keep = new Set<string>();
+  for (const b of manifestBlocks(m)) keep.add(b.hash);
+  for (const f of await fsp.readdir(cacheDir).catch(() => [] as string[])) {
+    if (/^[0-9a-f]{64}$/.test(f) && !keep.has(f)) await fsp.rm(path.join(cacheDir, f), { force: true }).catch(() => undefined);
+  }
+}
+
 /** The bundle as its accepted update describes it: blocks still come from the file first. */
 export function withUpdate(bundle: BundleSource, u: AcceptedUpdate): BundleSource {
   return {
@@ -155,6 +168,7 @@ export async function chooseVersion<S extends { kind: string; manifest: Manifest
     if (r.status === "current") o.say("vmsfx: this app is up to date.");
     else if (r.status === "updated") {
       accepted = r.update;
+      await pruneCache(path.join(o.stateDir, "cache"), accepted.manifest);
       o.say(`vmsfx: updated to the version published at ${r.remote} (only blocks not already here are downloaded).`);
     }
   }

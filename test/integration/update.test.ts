@@ -67,6 +67,9 @@ describe("run --update", () => {
     expect(blockRequests() - before).toBeGreaterThan(0);
     expect(blockRequests() - before).toBeLessThan(distinct);
     const state = app.replace(/\.vmsfx$/, ".vmsfx-state");
+    // The cache holds only blocks of the version in use: the old version's are gone.
+    const v2hashes = new Set([v2blocks.state, v2blocks.memory, v2blocks.vgaMemory, ...v2blocks.disks.map((d: { map: unknown }) => d.map), ...Object.values(v2blocks.boot ?? {}).filter((b) => typeof b === "object")].flatMap((m: any) => m.blocks.filter(Boolean)));
+    for (const f of readdirSync(path.join(state, "cache"))) expect(v2hashes.has(f)).toBe(true);
     const aside = readdirSync(state).filter((f) => f.startsWith("other-version-"));
     expect(aside).toHaveLength(1);
     expect(readdirSync(path.join(state, aside[0]!))).toContain("resume.json");
