@@ -12,6 +12,7 @@ import type { BundleSource } from "../snapshot/bundle-reader";
 import { openLayeredSource } from "../snapshot/layered-source";
 import { guardPackBlocks, openResumePoint, setAsideResumePoint, type ResumePoint } from "../snapshot/resume-point";
 import { chooseVersion } from "../remote/manifest-update";
+import { blocksNeededBeforeRun } from "../remote/prefetch-plan";
 import { attachConsole } from "./console-bridge";
 import { attachGuestAgent } from "./guest-agent";
 import { SerialTail } from "./terminal-answerer";
@@ -122,24 +123,8 @@ export async function runBundle(file: string, assets: EngineAssets, opts: RunOpt
     const coldBoot = opts.fresh || previous?.kind === "powered-off";
     if (!coldBoot) checkEngineIdentity(m.engine, assets.identity, file);
     if (thin) {
-      // What the guest needs before it can run — all of RAM for a resume, the firmware and kernel
-      // for a cold boot, and each disk's first block — is fetched up front, in parallel, so being
-      // offline is one clear error naming everything missing. Other disk blocks come on demand.
       const local = new Set(Object.keys(previous?.pack?.blocks ?? {}));
-      const needed = new Map<string, number>();
-      const want = (map: BlockMap, upTo = map.blocks.length) => map.blocks.slice(0, upTo).forEach((h, i) => h && !local.has(h) && needed.set(h, blockLength(map, i)));
-      if (coldBoot && m.boot) [m.boot.bios, m.boot.vgaBios, m.boot.kernel, m.boot.initrd].forEach((b) => b && want(b));
-      else [m.state, m.memory, m.vgaMemory].forEach((b) => want(b));
-      m.disks.forEach((d) => want(d.map, 1));
-      // The recorded hot set rides in the same parallel batch: a few more blocks cost no extra
-      // round trip now, where fetching them on demand right after resume costs one each.
-      if (!coldBoot) {
-        for (const h of m.hot ?? []) {
-          const map = m.disks.find((d) => d.slot === h.slot)!.map;
-          for (const i of h.blocks) if (map.blocks[i] && !local.has(map.blocks[i]!)) needed.set(map.blocks[i]!, blockLength(map, i));
-        }
-      }
-      const got = await thin.prefetch([...needed].map(([hash, size]) => ({ hash, size })));
+      const got = await thin.prefetch(blocksNeededBeforeRun(m, coldBoot, local));
       mark("fetched");
       if (opts.timings) opts.timings.fetchedBytes = got.bytes;
     }
