@@ -40,7 +40,7 @@ describe("the hostile corpus", () => {
   });
 
   it("regression: a truncated bundle is refused at every length, not only at the corpus's cuts", async () => {
-    const valid = readFileSync(path.join(CORPUS_DIR, "valid.bin"));
+    const valid = readFileSync(path.join(CORPUS_DIR, "valid.hostile"));
     const dir = tempDir("vmsfx-cut-");
     const { writeFileSync } = await import("node:fs");
     const seen = new Set<string>();
@@ -57,7 +57,7 @@ describe("the hostile corpus", () => {
   });
 
   it("no manifest key reaches Object.prototype (manifest-proto-keys)", async () => {
-    const b = await openBundle(path.join(CORPUS_DIR, "manifest-proto-keys.bin"));
+    const b = await openBundle(path.join(CORPUS_DIR, "manifest-proto-keys.hostile"));
     await b.close();
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });

@@ -18,7 +18,7 @@ const code = async (what: string, fn: () => Promise<unknown>) => codeOf(await ty
 
 describe("regressions", () => {
   it("regression: an encrypted header without `public` crashed inspect with a TypeError (now 14)", async () => {
-    const file = path.join(CORPUS_DIR, "manifest-encrypted-header-malformed.bin");
+    const file = path.join(CORPUS_DIR, "manifest-encrypted-header-malformed.hostile");
     expect(await code("readPublicHeader", () => readPublicHeader(file))).toBe("VMSFX_MANIFEST_INVALID");
   });
 
