@@ -63,7 +63,10 @@ function onAgentByte(b: number): void {
 const pendingAgentInput: number[] = [];
 function queueAgentInput(bytes: Uint8Array): void {
   for (const b of bytes) pendingAgentInput.push(b);
-  if (running) for (const b of pendingAgentInput.splice(0)) emulator.bus.send("serial1-input", b);
+  if (running) flushAgentInput();
+}
+function flushAgentInput(): void {
+  for (const b of pendingAgentInput.splice(0)) emulator.bus.send("serial1-input", b);
 }
 // A state saved before the agent port existed has no entry for it; v86 would throw restoring it.
 function tolerateMissingAgentPort(cpu: any): void {
@@ -206,7 +209,7 @@ async function restore(state: Uint8Array): Promise<void> {
   await emulator.run();
   running = true;
   // The agent's lines go first: the guest should be made current before it sees the user's input.
-  queueAgentInput(new Uint8Array(0));
+  flushAgentInput();
   pumpInput();
   // A process that opened ttyS1 raised DTR, and that bit is part of the saved state.
   post({ type: "running", agentListening: ((emulator.v86.cpu.devices.uart1?.modem_control ?? 0) & 1) === 1 });

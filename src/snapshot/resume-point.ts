@@ -179,22 +179,16 @@ export async function setAsideResumePoint(stateDir: string, point: ResumePoint |
 }
 
 /**
- * Pack blocks are checked again as they are read: a block that goes bad after the launch checked
- * the pack (a failing medium) gets an error that says how to get back to a working app.
+ * A pack block that goes bad after the launch checked the pack (a failing medium) fails
+ * BlockReader's check like any block; its error then says how to get back to a working app.
  */
 export function guardPackBlocks<T extends SnapshotSource>(source: T, point: ResumePoint, stateDir: string): T {
   const index = point.pack?.blocks ?? {};
-  const readStored = async (hash: BlockHash, rawLength: number): Promise<Uint8Array> => {
-    const bytes = await source.readStored(hash, rawLength);
-    if (index[hash] && sha256Hex(bytes) !== hash) {
-      throw new VmsfxError(
-        "VMSFX_BLOCK_HASH_MISMATCH",
-        `${path.join(stateDir, point.pack!.file)}: saved block ${hash.slice(0, 12)}… is damaged. Run the app with --fresh to start from its own state this once, or --reset to discard the saved changes.`,
-      );
-    }
-    return bytes;
-  };
-  return new Proxy(source, { get: (t, k) => (k === "readStored" ? readStored : Reflect.get(t, k, t)) });
+  const damageAdvice = (hash: BlockHash): string | undefined =>
+    index[hash]
+      ? `${path.join(stateDir, point.pack!.file)}: saved block ${hash.slice(0, 12)}… is damaged. Run the app with --fresh to start from its own state this once, or --reset to discard the saved changes.`
+      : source.damageAdvice?.(hash);
+  return new Proxy(source, { get: (t, k) => (k === "damageAdvice" ? damageAdvice : Reflect.get(t, k, t)) });
 }
 
 export interface SaveInput {

@@ -1,5 +1,6 @@
 import type { BlockHash, Manifest } from "./manifest";
 import { decodeBlock, loadZstd, type StoredCipher } from "./block-codec";
+import { VmsfxError, isVmsfxError } from "../errors";
 
 /**
  * Where verified blocks come from: a snapshot directory, a bundle file, later a remote.
@@ -14,6 +15,8 @@ export interface SnapshotSource {
   readonly cipher?: StoredCipher;
   /** Stored size of a block if known without reading it (for inspect). */
   storedSize(hash: BlockHash): number | undefined;
+  /** What to tell the user when this block fails verification, if the source knows better than "copy it again". */
+  damageAdvice?(hash: BlockHash): string | undefined;
   close(): Promise<void>;
 }
 
@@ -33,6 +36,12 @@ export class BlockReader {
   }
 
   decode(stored: Uint8Array, hash: BlockHash, rawLength: number): Uint8Array {
-    return decodeBlock(this.zstd, stored, rawLength, hash, this.source.location, this.source.cipher);
+    try {
+      return decodeBlock(this.zstd, stored, rawLength, hash, this.source.location, this.source.cipher);
+    } catch (e) {
+      const advice = isVmsfxError(e) && e.code === "VMSFX_BLOCK_HASH_MISMATCH" ? this.source.damageAdvice?.(hash) : undefined;
+      if (advice) throw new VmsfxError("VMSFX_BLOCK_HASH_MISMATCH", advice, { cause: e });
+      throw e;
+    }
   }
 }

@@ -99,11 +99,11 @@ describe("a damaged resume point", () => {
     // A source whose pack blocks come back damaged: what a failing medium does mid-session.
     const failing: SnapshotSource = { ...bundle, manifest: point.manifest, readStored: async (h, n) => (h === inPack ? Buffer.alloc(10, 1) : bundle.readStored(h, n)) };
     const guarded = guardPackBlocks(failing, point, state);
-    await expect(guarded.readStored(inPack, 4096)).rejects.toMatchObject({
+    const reader = await BlockReader.open(guarded);
+    await expect(reader.read(inPack, 4096)).rejects.toMatchObject({
       code: "VMSFX_BLOCK_HASH_MISMATCH",
       message: expect.stringMatching(/saved block .* is damaged\. Run the app with --fresh .* or --reset/),
     });
-    const reader = await BlockReader.open(guarded);
     expect((await reader.read(inBundle, point.manifest.memory.blockSize)).byteLength).toBe(point.manifest.memory.blockSize);
     await bundle.close();
   });
