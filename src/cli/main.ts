@@ -149,7 +149,7 @@ export async function main(argv: string[]): Promise<number> {
           .options(GUI_OPTIONS)
           .option("json", { type: "boolean", default: false, describe: "with --gui: print the page's address as a JSON line on stderr (vmsfx-gui {\"url\": ...})" })
           .options(ACCESS_OPTIONS)
-          .epilogue("On a terminal, Ctrl-] then q suspends the guest; the next run continues where it stopped (--fresh or --reset to start over). With piped input the guest runs until it powers off.")
+          .epilogue("On a terminal, Ctrl-] then q suspends the guest; the next run continues where it stopped (--fresh or --reset to start over). With piped input, the guest is suspended at its prompt once the input ends (or the run ends when it powers off).")
           .example("printf 'cat /mnt/hello.txt\\npoweroff\\n' | $0 run app.vmsfx", "")
           .example("$0 run app.vmsfx -- --version", "run the guest's app with these arguments (docs/guest-agent.md); exit with its status"),
       (a) => run(a.reset ? resetState(a.bundle, a["state-dir"]) : runCommand({ bundle: a.bundle, fresh: a.fresh, update: a.update, stateDir: a["state-dir"], timings: a.timings, args: guestArgs, gui: guiFrom(a), ...accessFrom(a) })),
