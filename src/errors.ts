@@ -24,6 +24,7 @@ export const EXIT = {
   captureTimeout: 21,
   guestFailed: 30,
   stateLocked: 31,
+  inputNotRead: 32,
   policyInvalid: 40,
   notYetValid: 41,
   expired: 42,
@@ -59,6 +60,7 @@ export type ErrorCode =
   | "VMSFX_CAPTURE_TIMEOUT"
   | "VMSFX_GUEST_FAILED"
   | "VMSFX_STATE_LOCKED"
+  | "VMSFX_INPUT_NOT_READ"
   | "VMSFX_DOWNLOAD_INTEGRITY"
   | "VMSFX_POLICY_INVALID"
   | "VMSFX_POLICY_NOT_YET_VALID"
@@ -94,6 +96,7 @@ const EXIT_BY_CODE: Record<ErrorCode, number> = {
   VMSFX_CAPTURE_TIMEOUT: EXIT.captureTimeout,
   VMSFX_GUEST_FAILED: EXIT.guestFailed,
   VMSFX_STATE_LOCKED: EXIT.stateLocked,
+  VMSFX_INPUT_NOT_READ: EXIT.inputNotRead,
   VMSFX_POLICY_INVALID: EXIT.policyInvalid,
   VMSFX_POLICY_NOT_YET_VALID: EXIT.notYetValid,
   VMSFX_POLICY_EXPIRED: EXIT.expired,

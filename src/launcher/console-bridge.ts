@@ -1,6 +1,6 @@
 import type { GuestHost } from "../engine/engine-host";
 import { TerminalAnswerer } from "./terminal-answerer";
-import { LinePacer } from "./line-pacer";
+import { LinePacer, type UnreadInput } from "./line-pacer";
 
 /**
  * Joins the guest's serial console to the user's terminal. On a TTY: raw mode, every key goes to
@@ -20,24 +20,36 @@ export interface ConsoleOptions {
   inputGate?: Promise<void>;
   /** The guest's prompt, as a cue for piped input besides busybox's cursor query (the recipe's ready pattern). */
   promptPattern?: RegExp;
+  /** What the resumed guest showed last (its prompt), so the pacer knows the prompt's text; none for a cold boot. */
+  resumedScreen?: string;
   /** Piped input: when it ends, detach at the guest's next prompt (else keep running). */
   detachAtEndOfInput?: boolean;
 }
 
 export interface ConsoleBridge {
   readonly interactive: boolean;
+  /**
+   * The reader of our output went away: nothing more is written or delivered, and `settled` is
+   * called once the guest is back at its prompt (at once on a terminal, where nothing is paced).
+   */
+  outputGone(settled: () => void): void;
+  /** Piped input the guest may not have read (nothing on a terminal). */
+  unread(): UnreadInput;
   close(): void;
 }
 
 export function attachConsole(host: GuestHost, opts: ConsoleOptions): ConsoleBridge {
   const interactive = opts.stdin.isTTY === true;
   const pacer = interactive ? undefined : new LinePacer((b) => host.input(b), undefined, opts.promptPattern);
+  if (opts.resumedScreen !== undefined) pacer?.resumedAfter(opts.resumedScreen);
   const prompts = interactive ? undefined : new TerminalAnswerer(undefined, () => pacer?.prompt());
   // Once closed, guest output is no longer the user's: after an app run (`./app -- ARGS`) the
   // guest's shell redraws its prompt, which is not part of the app's output.
   let closed = false;
+  let outputGone = false;
   host.on("serial", (bytes) => {
     if (closed) return;
+    if (outputGone) return void pacer?.output(bytes);
     pacer?.output(bytes);
     opts.stdout.write(prompts ? prompts.observe(bytes) : bytes);
   });
@@ -72,6 +84,14 @@ export function attachConsole(host: GuestHost, opts: ConsoleOptions): ConsoleBri
   opts.stdin.resume();
   return {
     interactive,
+    outputGone(settled) {
+      outputGone = true;
+      opts.stdin.off("data", onData);
+      opts.stdin.off("end", onEnd);
+      if (pacer) pacer.stopAtNextPrompt(settled);
+      else settled();
+    },
+    unread: () => pacer?.unread() ?? { lines: 0 },
     close() {
       if (closed) return;
       closed = true;

@@ -18,6 +18,14 @@ const MATCH_WINDOW = 1024;
  * prompt right after `poweroff` too, and the shutdown's own messages that follow call it off.
  */
 const SETTLE_MS = 250;
+/** A longer last line is output, not a prompt. */
+const MAX_PROMPT = 80;
+
+/** Input the guest may not have read when it stopped: how many lines, and the first of them. */
+export interface UnreadInput {
+  lines: number;
+  first?: string;
+}
 
 export class LinePacer {
   private queue: Buffer = Buffer.alloc(0);
@@ -33,6 +41,20 @@ export class LinePacer {
   /** The guest's last readiness came from a prompt, not from quiet (a shutdown is quiet too). */
   private atPrompt = true;
   private settle: NodeJS.Timeout | undefined;
+  /** The last 1 KiB the guest showed, without control sequences: where a prompt's text is read from. */
+  private recent = "";
+  /** The text of the guest's last prompt (`vmsfx:/mnt# `, `>>> `). */
+  private promptText: string | undefined;
+  /** What the guest showed since the last unconfirmed line was sent. */
+  private sinceUnconfirmed = "";
+  /** No more input is taken (the output's reader has gone). */
+  private stopped = false;
+  /**
+   * Lines sent on quiet rather than at a prompt, since the guest last asked for input. Until a
+   * prompt follows, nobody knows they were read: a guest that is shutting down is quiet too, and
+   * its tty echoes what it will never read.
+   */
+  private unconfirmed = { lines: 0, first: undefined as string | undefined };
 
   constructor(
     private readonly send: (bytes: Uint8Array) => void,
@@ -40,7 +62,14 @@ export class LinePacer {
     private readonly promptPattern?: RegExp,
   ) {}
 
+  /** A resumed guest waits where the user left it: what it showed last (its prompt) is known. */
+  resumedAfter(screen: string): void {
+    this.recent = screen.replace(CONTROL_SEQUENCE, "").slice(-MATCH_WINDOW);
+    this.becomeReady(true);
+  }
+
   push(chunk: Buffer): void {
+    if (this.stopped) return;
     this.queue = Buffer.concat([this.queue, chunk]);
     this.release();
   }
@@ -50,7 +79,9 @@ export class LinePacer {
     if (this.ended) return;
     if (bytes) {
       const text = Buffer.from(bytes).toString("latin1");
-      if (text.replace(CONTROL_SEQUENCE, "").length > 0) {
+      const visible = text.replace(CONTROL_SEQUENCE, "");
+      this.noteVisible(visible);
+      if (visible.length > 0) {
         this.spoke = true;
         if (this.settle) {
           // Not the end after all: wait for the prompt that follows this output.
@@ -85,8 +116,32 @@ export class LinePacer {
    * guest cold-boots next time.) Only a prompt counts: quiet may be a guest shutting down.
    */
   end(drained: () => void): void {
+    if (this.stopped) return;
     this.onDrained = drained;
     this.release();
+  }
+
+  /**
+   * Whoever reads the guest's output has gone (`… | grep -q`): deliver nothing more, since nobody
+   * would see its answer, and call `settled` once the line already delivered has run and the
+   * guest waits at its prompt again. Suspending before that would save a guest with the line
+   * still pending, and the next launch would run it first (issue 11: a delivered `poweroff`
+   * swallowed the next launch's input).
+   */
+  stopAtNextPrompt(settled: () => void): void {
+    if (this.stopped) return;
+    this.queue = Buffer.alloc(0);
+    this.end(settled);
+    this.stopped = true;
+  }
+
+  /** What the guest may never have read: lines sent on quiet since its last prompt, then the input not yet sent. */
+  unread(): UnreadInput {
+    let pending = 0;
+    for (let at = 0; at < this.queue.length; at = this.queue.indexOf(0x0a, at) + 1 || this.queue.length) pending++;
+    const nl = this.queue.indexOf(0x0a);
+    const next = this.queue.subarray(0, nl < 0 ? this.queue.length : nl).toString("latin1");
+    return { lines: this.unconfirmed.lines + pending, first: this.unconfirmed.first ?? (pending ? next : undefined) };
   }
 
   close(): void {
@@ -95,9 +150,27 @@ export class LinePacer {
     if (this.settle) clearTimeout(this.settle);
   }
 
+  /**
+   * Lines sent on quiet are confirmed when the guest shows its prompt again after them. A busybox
+   * shell that finds typed-ahead input redraws its prompt with the line and asks nothing, so the
+   * prompt's text reappearing counts as well as a cue.
+   */
+  private noteVisible(visible: string): void {
+    this.recent = (this.recent + visible).slice(-MATCH_WINDOW);
+    if (this.unconfirmed.lines === 0 || !this.promptText) return;
+    this.sinceUnconfirmed = (this.sinceUnconfirmed + visible).slice(-MATCH_WINDOW);
+    if (this.sinceUnconfirmed.includes(this.promptText)) this.unconfirmed = { lines: 0, first: undefined };
+  }
+
   private becomeReady(atPrompt: boolean): void {
+    if (atPrompt) {
+      const line = this.recent.slice(this.recent.lastIndexOf("\n") + 1).replace(/\r/g, "");
+      if (line.trim().length > 0 && line.length <= MAX_PROMPT) this.promptText = line;
+    }
     this.ready = true;
     this.atPrompt = atPrompt;
+    // The guest came back for input after reading whatever it was sent on quiet.
+    if (atPrompt) this.unconfirmed = { lines: 0, first: undefined };
     this.release();
   }
 
@@ -116,6 +189,11 @@ export class LinePacer {
     const n = nl < 0 ? this.queue.length : nl + 1;
     const line = this.queue.subarray(0, n);
     this.queue = this.queue.subarray(n);
+    if (!this.atPrompt) {
+      this.unconfirmed.lines++;
+      this.unconfirmed.first ??= line.toString("latin1").replace(/\n$/, "");
+      this.sinceUnconfirmed = "";
+    }
     this.ready = false;
     this.atPrompt = false;
     this.spoke = false;

@@ -14,6 +14,7 @@ import { guardPackBlocks, openResumePoint, setAsideResumePoint, type ResumePoint
 import { chooseVersion } from "../remote/manifest-update";
 import { blocksNeededBeforeRun } from "../remote/prefetch-plan";
 import { attachConsole } from "./console-bridge";
+import type { UnreadInput } from "./line-pacer";
 import { attachGuestAgent } from "./guest-agent";
 import { SerialTail } from "./terminal-answerer";
 import { openStateDir } from "./state-dir";
@@ -83,6 +84,7 @@ export async function runBundle(file: string, assets: EngineAssets, opts: RunOpt
     throw e;
   });
   if (state.notice) opts.stderr.write(`${state.notice}\n`);
+  let restoreHandlers = () => {};
   try {
     // Names this exact bundle (resume points and the usage ledger belong to it). A bundle's TOC
     // already holds its manifest's hash; only a snapshot folder needs hashing.
@@ -204,7 +206,7 @@ export async function runBundle(file: string, assets: EngineAssets, opts: RunOpt
     }
     mark("running");
 
-    const bridge = attachConsole(host, { stdin: opts.stdin, stdout: opts.stdout, stderr: opts.stderr, onDetach: () => finish("detached"), inputGate, promptPattern: m.boot?.ready ? new RegExp(m.boot.ready) : undefined, detachAtEndOfInput: !opts.stayAfterInput && !opts.args?.length });
+    const bridge = attachConsole(host, { stdin: opts.stdin, stdout: opts.stdout, stderr: opts.stderr, onDetach: () => finish("detached"), inputGate, resumedScreen: coldBoot ? undefined : m.console.tail, promptPattern: m.boot?.ready ? new RegExp(m.boot.ready) : undefined, detachAtEndOfInput: !opts.stayAfterInput && !opts.args?.length });
     closeConsole = () => bridge.close();
     // Loaded only when asked for: a plain run does not even load the web server.
     const gui = opts.gui ? await (await import("../gui/gui-session")).startGui(host, { ...opts.gui, title: m.guest.name, consoleTail: coldBoot ? undefined : m.console.tail, onSuspend: () => finish("detached"), stdout: opts.stdout, stderr: opts.stderr }) : undefined;
@@ -219,10 +221,23 @@ export async function runBundle(file: string, assets: EngineAssets, opts: RunOpt
     const signals = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
     for (const s of signals) process.on(s, onSignal);
     const closedBefore = outputClosed.handle;
-    outputClosed.handle = () => finish("signal");
+    restoreHandlers = () => {
+      for (const s of signals) process.off(s, onSignal);
+      outputClosed.handle = closedBefore;
+    };
+    // The reader went away (`| grep -q`): no more input goes in, and the guest is suspended once
+    // the line it already got has run, so the next launch does not start by running it.
+    let outputGoneTimer: NodeJS.Timeout | undefined;
+    outputClosed.handle = () => {
+      if (outputGoneTimer) return;
+      outputGoneTimer = setTimeout(() => finish("signal"), OUTPUT_GONE_GRACE_MS);
+      bridge.outputGone(() => finish("signal"));
+    };
     const reason = await finished;
     clearTimeout(sessionTimer);
     clearTimeout(runTimer);
+    clearTimeout(outputGoneTimer);
+    const unread = reason === "poweroff" || reason === "reboot" ? bridge.unread() : { lines: 0 };
     bridge.close();
     agent.close();
     await gui?.close(reason === "poweroff" || reason === "reboot" ? "The guest has shut down." : "The guest is suspended; run the app again to continue where it stopped.");
@@ -255,16 +270,33 @@ export async function runBundle(file: string, assets: EngineAssets, opts: RunOpt
       consoleLine: screen.currentLine(),
       cipher: bundle.cipher,
     });
-    for (const s of signals) process.off(s, onSignal);
-    outputClosed.handle = closedBefore;
     const notice = reason === "session-limit" && gate.policy ? sessionLimitMessage(gate.policy) : undefined;
-    return { exitCode: reason === "signal" ? 130 : reason === "app-exit" ? appStatus : 0, reason, notice, saved: { stateDir: state.path, kind, ...saved } };
+    const saveInfo = { stateDir: state.path, kind, ...saved };
+    if (unread.lines > 0) {
+      const e = inputNotRead(unread);
+      return { exitCode: e.exitCode, reason, notice: `vmsfx: ${e.message} [${e.code}]`, saved: saveInfo };
+    }
+    return { exitCode: reason === "signal" ? 130 : reason === "app-exit" ? appStatus : 0, reason, notice, saved: saveInfo };
   } finally {
+    restoreHandlers();
     await host.stop();
     await source.close();
     if (source !== bundle) await bundle.close().catch(() => undefined);
     await state.release();
   }
+}
+
+/**
+ * How long a launch whose output's reader has gone waits for the guest to finish the line it was
+ * already given and show its prompt, before it suspends the guest wherever it is.
+ */
+const OUTPUT_GONE_GRACE_MS = 5000;
+
+/** Piped lines the guest never ran because it shut down first: said, never silently dropped. */
+function inputNotRead(unread: UnreadInput): VmsfxError {
+  const lines = unread.lines === 1 ? "1 line" : `${unread.lines} lines`;
+  const first = unread.first === undefined ? "" : `, starting with ${JSON.stringify(unread.first.slice(0, 80))}`;
+  return new VmsfxError("VMSFX_INPUT_NOT_READ", `the guest shut down before it read all of its input: ${lines}${first} did not run. Its disks are kept; run the app again with the rest of the input.`);
 }
 
 /** Cold boot: the bundle's own BIOS, kernel and initrd; piped input waits for the ready pattern. */

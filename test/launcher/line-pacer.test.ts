@@ -144,4 +144,43 @@ describe("LinePacer", () => {
     vi.advanceTimersByTime(1000);
     expect(sent).toEqual(["a\n"]);
   });
+
+  describe("regression: input typed into a launch could vanish (issue 11)", () => {
+    it("once the output's reader has gone, delivers nothing more and settles at the prompt after the line in flight", () => {
+      const { p, sent } = pacer();
+      let settled = 0;
+      p.push(Buffer.from("echo ok-42\npoweroff\n"));
+      expect(sent).toEqual(["echo ok-42\n"]);
+      p.stopAtNextPrompt(() => settled++);
+      p.push(Buffer.from("more\n"));
+      p.output(bytes("echo ok-42\r\nok-42\r\nvmsfx:/mnt# "));
+      p.prompt();
+      vi.advanceTimersByTime(300);
+      expect(settled).toBe(1);
+      expect(sent).toEqual(["echo ok-42\n"]); // `poweroff` never reached the guest
+      expect(p.unread()).toEqual({ lines: 0, first: undefined });
+    });
+
+    it("a line sent on quiet is unread until the prompt shows again; the rest of the input is unread too", () => {
+      const { p, sent } = pacer();
+      p.push(Buffer.from("poweroff\necho never-ran\necho nor-this\n"));
+      p.output(bytes("poweroff\r\nvmsfx-init: powering off\r\n"));
+      vi.advanceTimersByTime(300);
+      expect(sent).toEqual(["poweroff\n", "echo never-ran\n"]);
+      expect(p.unread()).toEqual({ lines: 2, first: "echo never-ran" });
+    });
+
+    it("the line sent at a prompt is read; a quiet line is confirmed by the prompt's text redrawn with type-ahead", () => {
+      const { p, sent } = pacer();
+      p.resumedAfter("\r\nvmsfx:/mnt# \x1b[6n"); // what the resumed guest showed last: its prompt
+      p.push(Buffer.from("sleep 1\npoweroff\n"));
+      p.output(bytes("sleep 1\r\n"));
+      vi.advanceTimersByTime(300);
+      expect(sent).toEqual(["sleep 1\n", "poweroff\n"]);
+      expect(p.unread().lines).toBe(1);
+      // busybox finds the typed-ahead line and redraws prompt and line, without a cursor query
+      p.output(bytes("poweroff\r\nvmsfx:/mnt# poweroff\r\n"));
+      expect(p.unread()).toEqual({ lines: 0, first: undefined });
+    });
+  });
 });
