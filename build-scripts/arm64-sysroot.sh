@@ -7,7 +7,7 @@
 #
 # Installs qemu-user (which has qemu-aarch64) if it is missing, adds arm64 as a dpkg foreign
 # architecture, downloads the three libraries an official Node binary links against (libc6,
-# libgcc-s1, libstdc++6 for arm64) into .cache/debs-arm64/ and unpacks them with dpkg-deb -x into
+# libgcc-s1, libstdc++6 for arm64) into ~/.cache/vmsfx/debs-arm64/ (shared by every checkout) and unpacks them with dpkg-deb -x into
 # .cache/arm64-sysroot/. Nothing for arm64 is installed on the host. Once the sysroot is there
 # this script touches neither apt nor the network: a second run downloads nothing.
 # Prints the sysroot's absolute path on stdout; progress goes to stderr.
@@ -20,7 +20,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/apt-debs.sh"
 
 REPO_ROOT=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)
 cd "$REPO_ROOT"
-DEB_DIR=.cache/debs-arm64
+DEB_DIR=$(download_cache)/debs-arm64
 SYSROOT=.cache/arm64-sysroot
 PACKAGES=(libc6:arm64 libgcc-s1:arm64 libstdc++6:arm64)
 STAMP=$SYSROOT/.packages
@@ -33,15 +33,7 @@ if command -v flock >/dev/null; then
 	flock 9
 fi
 
-if ! command -v qemu-aarch64 >/dev/null; then
-	command -v apt-get >/dev/null || die "qemu-aarch64 is missing and this is not a Debian-based host: install qemu-user"
-	log "installing qemu-user (for qemu-aarch64)"
-	if ! as_root apt-get install -y -qq --no-install-recommends qemu-user >&2; then
-		apt_update_once
-		as_root apt-get install -y -qq --no-install-recommends qemu-user >&2 || die "could not install qemu-user"
-	fi
-	command -v qemu-aarch64 >/dev/null || die "qemu-aarch64 is still missing after installing qemu-user"
-fi
+ensure_tool qemu-aarch64 qemu-user
 
 # Up to date when every cached .deb is the one the sysroot was unpacked from.
 debs() { compgen -G "$DEB_DIR/*_arm64.deb" | LC_ALL=C sort || true; }

@@ -6,11 +6,12 @@
 #
 # Output goes to .cache/samples/<name>/ (kernel, initrd, BIOS images, data
 # disk), which samples/<name>/vm.json points at. Downloaded .debs are kept in
-# .cache/debs/; once all of them are there this script works offline and never
-# touches apt. Delete .cache/debs/ to pick up newer Debian packages.
+# the user's cache, ~/.cache/vmsfx/debs/ (see lib/host-tools.sh), shared by
+# every checkout; once all of them are there this script works offline and
+# never touches apt. Delete that folder to pick up newer Debian packages.
 #
-# Nothing is installed on the host except, if missing, the cpio and e2fsprogs
-# tools; packages are unpacked with dpkg-deb -x and the disk image is made
+# Nothing is installed on the host except, if missing, the cpio, e2fsprogs and
+# binutils tools (lib/host-tools.sh); packages are unpacked with dpkg-deb -x and the disk image is made
 # with mke2fs -d, so building the guest itself needs no root.
 #
 # Environment:
@@ -65,7 +66,7 @@ REPO_ROOT=$(cd "$(dirname "$SCRIPT_PATH")/.." && pwd)
 cd "$REPO_ROOT"
 
 SRC_DIR=samples/$SAMPLE
-DEB_DIR=.cache/debs
+DEB_DIR=$(download_cache)/debs
 OUT_PARENT=.cache/samples
 OUT_DIR=$OUT_PARENT/$SAMPLE
 [[ -f $SRC_DIR/init && -d $SRC_DIR/disk ]] || die "$SRC_DIR/init or $SRC_DIR/disk/ is missing"
@@ -111,6 +112,7 @@ fi
 ensure_i386_arch() {
 	command -v apt-get >/dev/null || die "apt-get not found: this needs a Debian-based host, or the .debs placed in $DEB_DIR/ beforehand"
 	if [[ $(dpkg --print-architecture) != i386 ]] && ! dpkg --print-foreign-architectures | grep -qx i386; then
+		can_install || die "apt needs the i386 architecture to download the guest's packages, and adding it needs root: run 'sudo dpkg --add-architecture i386 && sudo apt-get update', or place the .debs in $DEB_DIR/ beforehand"
 		log "enabling the i386 architecture in dpkg (dpkg --add-architecture i386)"
 		as_root dpkg --add-architecture i386
 		apt_updated=0
@@ -121,19 +123,6 @@ ensure_i386_arch() {
 		apt-cache show "$KERNEL_META:i386" >/dev/null 2>&1 ||
 			die "apt does not know $KERNEL_META:i386; is a Debian 12 (bookworm) main repository configured?"
 	fi
-}
-
-# Install a host tool from Debian if it is missing.
-ensure_tool() {
-	local tool=$1 package=$2
-	command -v "$tool" >/dev/null && return 0
-	command -v apt-get >/dev/null || die "'$tool' is missing; install the $package package"
-	log "installing $package (for $tool)"
-	if ! as_root apt-get install -y -qq --no-install-recommends "$package" >&2; then
-		apt_update_once
-		as_root apt-get install -y -qq --no-install-recommends "$package" >&2 || die "could not install $package"
-	fi
-	command -v "$tool" >/dev/null || die "'$tool' is still missing after installing $package"
 }
 
 # --- the .debs ---------------------------------------------------------------

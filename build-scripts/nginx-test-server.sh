@@ -29,52 +29,13 @@ STATE_PARENT=${VMSFX_NGINX_DIR:-$REPO_ROOT/.cache/nginx-test}
 # Characters a path may not have to go into nginx's config inside double quotes ($ expands there).
 UNSAFE='["\$[:cntrl:]]'
 
-as_root() {
-	if [[ $EUID -eq 0 ]]; then
-		"$@"
-	elif command -v sudo >/dev/null; then
-		sudo "$@"
-	else
-		die "nginx is not installed and installing it needs root (or sudo): apt-get install nginx-light"
-	fi
-}
+# shellcheck source=lib/host-tools.sh
+source "$(dirname "$SCRIPT_PATH")/lib/host-tools.sh"
 
-find_nginx() {
-	local p
-	for p in "$(command -v nginx 2>/dev/null || true)" /usr/sbin/nginx /usr/local/sbin/nginx; do
-		if [[ -n $p && -x $p ]]; then
-			printf '%s\n' "$p"
-			return 0
-		fi
-	done
-	return 1
-}
+find_nginx() { find_tool nginx; }
 
-# Installs nginx without starting Debian's service: a temporary policy-rc.d tells the package's
-# scripts not to start anything (only if the machine has none already; it is removed after).
-install_nginx() {
-	command -v apt-get >/dev/null || die "nginx is not installed and this is not a Debian/Ubuntu machine (no apt-get); install nginx yourself"
-	log "installing nginx from Debian's packages (once)"
-	local policy=/usr/sbin/policy-rc.d made_policy=0
-	if [[ ! -e $policy ]]; then
-		as_root sh -c "printf '#!/bin/sh\nexit 101\n' > $policy && chmod 755 $policy"
-		made_policy=1
-	fi
-	local ok=0 pkg
-	export DEBIAN_FRONTEND=noninteractive
-	for attempt in 1 2; do
-		for pkg in nginx-light nginx; do
-			if as_root apt-get install -y -q --no-install-recommends "$pkg" >&2; then
-				ok=1
-				break 2
-			fi
-		done
-		# A fresh machine may have no (or stale) package lists.
-		if [[ $attempt -eq 1 ]]; then as_root apt-get update -q >&2 || true; fi
-	done
-	if [[ $made_policy -eq 1 ]]; then as_root rm -f "$policy"; fi
-	[[ $ok -eq 1 ]] || die "could not install nginx-light or nginx with apt-get (see the messages above)"
-}
+# Installs nginx without starting Debian's service (lib/host-tools.sh).
+install_nginx() { ensure_tool nginx nginx-light nginx; }
 
 check_port() {
 	if ! [[ $1 =~ ^[0-9]{1,5}$ ]] || ((10#$1 < 1 || 10#$1 > 65535)); then

@@ -3,17 +3,8 @@
 # the cache only when complete, so an interrupted download never leaves a partial .deb under a
 # real name.
 
-as_root() { if [[ $EUID -eq 0 ]]; then "$@"; else sudo "$@"; fi; }
-
-apt_updated=0
-apt_update_once() {
-	((apt_updated)) && return 0
-	log "running apt-get update"
-	# A mirror mid-sync fails one index now and then; the ones we need may still be fine, and
-	# apt-get download says clearly if they are not.
-	as_root apt-get update -qq >&2 || log "apt-get update reported errors; going on with the lists it has"
-	apt_updated=1
-}
+# shellcheck source=host-tools.sh
+source "$(dirname "${BASH_SOURCE[0]}")/host-tools.sh"
 
 # download_debs <cache-dir> <package>...
 download_debs() {

@@ -15,7 +15,7 @@ import type { WriteBundleOptions } from "../snapshot/bundle-writer";
 import { serializeManifest, validateRemotes, type BlockMap, type Manifest } from "../snapshot/manifest";
 import { sha256Hex } from "../snapshot/block-codec";
 import { publishSnapshot } from "../remote/publish";
-import { defaultCacheDir, launcherRuntime, type LauncherRuntime } from "../packaging/launcher-runtime";
+import { defaultCacheDir, defaultDownloadDir, launcherRuntime, type LauncherRuntime } from "../packaging/launcher-runtime";
 import type { TargetName } from "../packaging/node-targets";
 import { makeExecutable } from "../packaging/make-executable";
 
@@ -57,7 +57,7 @@ export async function captureCommand(a: { recipe: string; out: string; blockSize
 }
 
 function runtimeFor(progress: ReturnType<typeof createProgress>, target: TargetName | undefined): Promise<LauncherRuntime> {
-  return launcherRuntime({ distDir: __dirname, cacheDir: defaultCacheDir(__dirname), target, onPhase: (p) => progress.note(p) });
+  return launcherRuntime({ distDir: __dirname, cacheDir: defaultCacheDir(__dirname), downloadDir: defaultDownloadDir(), target, onPhase: (p) => progress.note(p) });
 }
 
 /** What a user on the target platform needs to know to start the file. */

@@ -42,6 +42,8 @@ export interface RuntimeOptions {
   /** dist/ of this vmsfx build: launcher.cjs, engine-worker.cjs, v86.wasm. */
   distDir: string;
   cacheDir: string;
+  /** Where downloaded official Node runtimes are kept (by default `cacheDir`). */
+  downloadDir?: string;
   /** The platform to build for; by default this machine's, from the running node. */
   target?: TargetName;
   onPhase?: (phase: string) => void;
@@ -56,6 +58,17 @@ export interface LauncherRuntime {
 
 export function defaultCacheDir(distDir: string): string {
   return process.env.VMSFX_CACHE_DIR ?? path.join(distDir, "..", ".cache", "runtime");
+}
+
+/**
+ * Where downloaded official Node runtimes are kept: the user's cache folder, shared by every
+ * checkout and kept across them (each file is named by version, target and pinned digest).
+ * VMSFX_CACHE_DIR puts them with the built runtimes instead.
+ */
+export function defaultDownloadDir(): string {
+  if (process.env.VMSFX_CACHE_DIR) return process.env.VMSFX_CACHE_DIR;
+  const base = process.env.XDG_CACHE_HOME || (process.env.HOME ? path.join(process.env.HOME, ".cache") : os.tmpdir());
+  return path.join(base, "vmsfx", "node");
 }
 
 /** Returns a cached launcher runtime for this build and target, building it if needed. */
@@ -82,7 +95,7 @@ export async function launcherRuntime(opts: RuntimeOptions): Promise<LauncherRun
       throw new VmsfxError("VMSFX_FILE_NOT_FOUND", `${f} is missing: the vmsfx build is incomplete. Run \`npm run build\`.`);
     });
   }
-  const nodeBinary = native ? process.execPath : await officialNodeBinary(target, opts.cacheDir, opts.onPhase);
+  const nodeBinary = native ? process.execPath : await officialNodeBinary(target, opts.downloadDir ?? opts.cacheDir, opts.onPhase);
   // V8's code cache skips compiling the launcher at every start, but it is only valid on the
   // platform and Node build that made it: Node's docs require it off for cross-platform blobs.
   const useCodeCache = native;

@@ -9,6 +9,7 @@ import { openLayeredSource } from "../../src/snapshot/layered-source";
 import { checkResumePack, readResumePoint } from "../../src/snapshot/resume-point";
 import { verifySnapshot } from "../../src/snapshot/snapshot-report";
 import { allMaps } from "../../src/snapshot/manifest";
+import { DEADLINE } from "../helpers/deadlines";
 
 /** A copy of the sample bundle in a folder of its own (default: a fresh temp folder), as on a USB stick. */
 export function stick(dir = tempDir("vmsfx-fault-")): string {
@@ -52,7 +53,7 @@ export function startRun(app: string, args: string[] = [], env: NodeJS.ProcessEn
     for (const w of [...waiters]) if (out.includes(w.text)) (waiters.splice(waiters.indexOf(w), 1), w.resolve());
   });
   child.stderr.on("data", (d) => (err += d));
-  const killer = setTimeout(() => child.kill("SIGKILL"), 300_000);
+  const killer = setTimeout(() => child.kill("SIGKILL"), 2 * DEADLINE.launch);
   const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.on("close", (code, signal) => {
       clearTimeout(killer);
@@ -65,7 +66,7 @@ export function startRun(app: string, args: string[] = [], env: NodeJS.ProcessEn
     stderr: () => err,
     send: (t) => child.stdin.write(t),
     done,
-    until(text, timeoutMs = 60_000) {
+    until(text, timeoutMs = DEADLINE.launch) {
       if (out.includes(text)) return Promise.resolve();
       return new Promise((resolve, reject) => {
         const t = setTimeout(() => reject(new Error(`no "${text}" within ${timeoutMs} ms\nstdout: ${out}\nstderr: ${err}`)), timeoutMs);

@@ -1,5 +1,6 @@
 import { spawn } from "node:child_process";
 import * as path from "node:path";
+import { DEADLINE } from "./deadlines";
 
 export const ROOT = path.resolve(__dirname, "../..");
 export const CLI = path.join(ROOT, "bin/vmsfx");
@@ -35,7 +36,7 @@ export function runProgram(cmd: string, args: string[], opts: RunOptions = {}): 
     const timer = setTimeout(() => {
       child.kill("SIGKILL");
       reject(new Error(`${cmd} ${args.join(" ")} timed out\nstdout: ${stdout}\nstderr: ${stderr}`));
-    }, opts.timeoutMs ?? 60_000);
+    }, opts.timeoutMs ?? DEADLINE.launch);
     child.on("close", (code) => {
       clearTimeout(timer);
       resolve({ code, stdout, stderr });

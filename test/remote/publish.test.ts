@@ -1,8 +1,6 @@
-import { describe, expect, inject, it } from "vitest";
-import { execFileSync } from "node:child_process";
-import { createServer } from "node:net";
-import { cpSync, existsSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
-import { createHash, randomBytes } from "node:crypto";
+import { describe, expect, it } from "vitest";
+import { cpSync, existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
 import * as path from "node:path";
 import { publishSnapshot, parsePublishIndex, type PublishIndex } from "../../src/remote/publish";
 import { openSnapshotDir, writeManifestFile } from "../../src/snapshot/snapshot-dir";
@@ -16,41 +14,10 @@ import { checkSignature, generateKeyFiles, parseSignature, signManifest } from "
 import { BlockCipher, parseEncryptionHeader, unlock } from "../../src/policy/encryption";
 import { VmsfxError } from "../../src/errors";
 import { makeSyntheticSnapshot, patterned, tempDir } from "../helpers/synthetic-snapshot";
+import { blockFiles, expectVerifiedLayout, packed, sha } from "./publish-helpers";
 
-const REPO = path.resolve(__dirname, "../..");
-const NGINX_SCRIPT = path.join(REPO, "build-scripts/nginx-test-server.sh");
-/** The HTTP test needs nginx already installed (the script would apt-get it; a unit test should not). */
-const hasNginx = ["/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/bin/nginx"].some((p) => existsSync(p));
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 const uniqueBlocks = (m: Manifest) => new Set(hotOrder(m).map((x) => x.hash));
-const blockFiles = (out: string) => readdirSync(path.join(out, "blocks"));
 const readIndex = (out: string): PublishIndex => parsePublishIndex(readFileSync(path.join(out, "index.json")), out);
-
-/** Every file in blocks/ is named by a hash and holds exactly the bytes of that hash; no temp files. */
-function expectVerifiedLayout(out: string): void {
-  for (const name of blockFiles(out)) {
-    expect(name).toMatch(/^[0-9a-f]{64}$/);
-    expect(sha(readFileSync(path.join(out, "blocks", name)))).toBe(name);
-  }
-  expect(readdirSync(out).sort()).toEqual(expect.arrayContaining(["blocks", "index.json", "manifest.json"]));
-  expect(readdirSync(out).filter((n) => n.endsWith(".tmp"))).toEqual([]);
-}
-
-async function packed(opts: WriteBundleOptions = {}) {
-  const snap = await makeSyntheticSnapshot();
-  const bundle = path.join(tempDir(), "app.vmsfx");
-  await writeBundle(await openSnapshotDir(snap.dir), bundle, opts);
-  return { ...snap, bundle };
-}
 
 /** A copy of `dir` whose disk differs in one block and whose memory gains one new block. */
 async function changedCopy(dir: string, manifest: Manifest, disk: Uint8Array, memory: Uint8Array): Promise<{ dir: string; manifest: Manifest }> {
@@ -297,62 +264,5 @@ describe("publish", () => {
 
   it("reports a missing input as VMSFX_FILE_NOT_FOUND", async () => {
     expect((await errorOf(publishSnapshot(path.join(tempDir(), "nope"), tempDir()))).code).toBe("VMSFX_FILE_NOT_FOUND");
-  });
-
-  it("publishes the real sample (captured by the global setup) from its bundle and from its folder to the same result", async () => {
-    const bundle = inject("bundlePath");
-    const dir = inject("snapshotDir");
-    const fromBundle = path.join(tempDir(), "site");
-    const r = await publishSnapshot(bundle, fromBundle);
-    expectVerifiedLayout(fromBundle);
-    const b = await openBundle(bundle);
-    try {
-      expect(r.blocks).toBe(b.toc.blocks.size);
-      expect(new Set(blockFiles(fromBundle))).toEqual(new Set(b.toc.blocks.keys()));
-    } finally {
-      await b.close();
-    }
-    // The folder's blocks are the same content-addressed files: publishing it on top adds none.
-    const again = await publishSnapshot(dir, fromBundle);
-    expect(again).toMatchObject({ written: 0, skipped: r.blocks, bytes: r.bytes });
-  });
-
-  it.skipIf(!hasNginx)("the published folder and a bundle are served as they are by a plain nginx (blocks, byte ranges)", async () => {
-    const { bundle } = await packed();
-    const root = tempDir();
-    await publishSnapshot(bundle, root);
-    cpSync(bundle, path.join(root, "app.vmsfx"));
-    const port = await freePort();
-    const env = { ...process.env, VMSFX_NGINX_DIR: tempDir() };
-    execFileSync("bash", [NGINX_SCRIPT, "start", root, String(port)], { env, stdio: "pipe" });
-    try {
-      const base = `http://127.0.0.1:${port}`;
-      const get = async (p: string, headers: Record<string, string> = {}) => {
-        const res = await fetch(base + p, { headers });
-        return { status: res.status, headers: res.headers, body: Buffer.from(await res.arrayBuffer()) };
-      };
-      const index = parsePublishIndex((await get("/index.json")).body, base);
-      const manifest = await get("/manifest.json");
-      expect(sha(manifest.body)).toBe(index.manifestSha256);
-      const b = await openBundle(bundle);
-      try {
-        for (const [hash, entry] of b.toc.blocks) {
-          const block = await get(`/blocks/${hash}`);
-          expect(block.status).toBe(200);
-          expect(sha(block.body)).toBe(hash);
-          // The same block by a range request into the bundle itself.
-          const ranged = await get("/app.vmsfx", { Range: `bytes=${entry.offset}-${entry.offset + entry.length - 1}` });
-          expect(ranged.status).toBe(206);
-          expect(ranged.headers.get("content-range")).toBe(`bytes ${entry.offset}-${entry.offset + entry.length - 1}/${statSync(bundle).size}`);
-          expect(ranged.body.equals(block.body)).toBe(true);
-        }
-      } finally {
-        await b.close();
-      }
-      expect((await get(`/blocks/${"0".repeat(64)}`)).status).toBe(404);
-    } finally {
-      execFileSync("bash", [NGINX_SCRIPT, "stop", String(port)], { env, stdio: "pipe" });
-    }
-    await expect(fetch(`http://127.0.0.1:${port}/index.json`)).rejects.toThrow();
   });
 });

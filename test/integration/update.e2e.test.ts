@@ -4,6 +4,7 @@ import * as path from "node:path";
 import { vmsfx } from "../helpers/cli";
 import { tempDir } from "../helpers/synthetic-snapshot";
 import { startFaultServer, type FaultServer } from "../helpers/fault-server";
+import { DEADLINE } from "../helpers/deadlines";
 
 /**
  * `run --update`: a thin bundle takes a newer version its publisher signed and published to the
@@ -16,7 +17,7 @@ let site: FaultServer | undefined;
 afterAll(async () => site?.close());
 
 async function ok(args: string[], input?: string) {
-  const r = await vmsfx(args, { input, timeoutMs: 120_000 });
+  const r = await vmsfx(args, { input, timeoutMs: DEADLINE.launch });
   expect(r.stderr + r.stdout).not.toMatch(/internal error/);
   return r;
 }
@@ -105,7 +106,7 @@ describe("run --update", () => {
     expect(offline.stderr).toMatch(/vmsfx: could not check for an update \(.*\); running the version already here\./);
     expect(offline.stdout).toContain("still42");
     expect(offline.code).toBe(0);
-  }, 400_000);
+  });
 
   it("an unsigned or non-thin bundle has no update path: exit 62", async () => {
     const r = await ok(["run", inject("bundlePath"), "--update"], "poweroff\n");

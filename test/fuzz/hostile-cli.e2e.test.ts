@@ -5,6 +5,7 @@ import { vmsfx, type CliResult } from "../helpers/cli";
 import { tempDir } from "../helpers/synthetic-snapshot";
 import { CORPUS_DIR, readCorpus, type CorpusCase } from "./corpus";
 import { LONG } from "./budget";
+import { DEADLINE } from "../helpers/deadlines";
 
 /**
  * The hostile corpus through the real CLI (`vmsfx inspect`, `verify`, `run`), as a user with a
@@ -81,7 +82,7 @@ describe("the hostile corpus through the CLI", () => {
       XDG_CONFIG_HOME: path.join(dirs.home, ".config"),
       XDG_CACHE_HOME: path.join(dirs.home, ".cache"),
     };
-    const opts = { env, cwd: dirs.cwd, timeoutMs: 60_000 };
+    const opts = { env, cwd: dirs.cwd, timeoutMs: DEADLINE.launch };
     const before = { home: tree(dirs.home), cwd: tree(dirs.cwd), tmp: tree(dirs.tmp), medium: tree(dirs.medium) };
 
     expectCoded(await vmsfx(["inspect", file], opts), c.exit.inspect, `${c.name} inspect`);

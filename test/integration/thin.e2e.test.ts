@@ -1,8 +1,10 @@
 import { afterEach, describe, expect, it, inject } from "vitest";
-import { cpSync, existsSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { cpSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { CLI, ROOT, vmsfx } from "../helpers/cli";
 import { execFileSync, spawn } from "node:child_process";
+import { DEADLINE } from "../helpers/deadlines";
+import { hostTool } from "../helpers/host-tools";
 import { tempDir } from "../helpers/synthetic-snapshot";
 import { startFaultServer, type FaultServer } from "../helpers/fault-server";
 
@@ -48,7 +50,7 @@ describe("thin bundles", () => {
     const offline = await vmsfx(["run", app], { input: "cat /mnt/hello.txt\npoweroff\n" });
     expect(offline.stdout).toContain("hello from the vmsfx sample disk");
     expect(offline.code).toBe(0);
-  }, 200_000);
+  });
 
   it("survives a flaky first server (500s, resets, wrong bytes) by retrying and failing over, using only verified blocks", async () => {
     const dir = await published();
@@ -67,7 +69,7 @@ describe("thin bundles", () => {
     const r = await vmsfx(["run", app], { input: "echo $((6*7))xyz\npoweroff\n" });
     expect(r.stdout).toContain("42xyz");
     expect(r.code).toBe(0);
-  }, 120_000);
+  });
 
   it("a full bundle served as it is works as a remote (footer and TOC by range, then one range per block)", async () => {
     const site = await startFaultServer({ files: { "/full.vmsfx": inject("bundlePath") }, maxRequests: 2000 });
@@ -77,7 +79,7 @@ describe("thin bundles", () => {
     expect(r.stdout).toContain("42xyz");
     expect(r.code).toBe(0);
     expect(site.requests.every((q) => q.range)).toBe(true);
-  }, 120_000);
+  });
 
   it("record keeps the disk blocks a guest reads first; --include hot packs them and resume needs no disk fetch for them", async () => {
     const snap = path.join(tempDir(), "snap");
@@ -102,10 +104,9 @@ describe("thin bundles", () => {
     const memoryHashes = manifest.memory.blocks.filter(Boolean);
     const asked = site.requests.map((q) => q.path);
     for (const h of [...hotHashes, ...memoryHashes]) expect(asked.some((p) => p.endsWith(h))).toBe(false);
-  }, 120_000);
+  });
 
-  it("resumes from a published folder served by a real nginx", async (ctx) => {
-    if (!["/usr/sbin/nginx", "/usr/bin/nginx"].some((p) => existsSync(p))) return ctx.skip(); // .ci/run installs it
+  it.skipIf(!hostTool("nginx"))("resumes from a published folder served by a real nginx", async () => {
     const script = path.join(ROOT, "build-scripts/nginx-test-server.sh");
     const port = String(18000 + Math.floor(Math.random() * 2000));
     execFileSync("bash", [script, "start", await published(), port], { stdio: "ignore" });
@@ -117,7 +118,7 @@ describe("thin bundles", () => {
     } finally {
       execFileSync("bash", [script, "stop", port], { stdio: "ignore" });
     }
-  }, 120_000);
+  });
 
   it("a disk block that cannot be fetched is an I/O error in the guest, the launcher says why, and the guest goes on; once the server is back nothing is lost", async () => {
     const manifest = JSON.parse(readFileSync(path.join(inject("snapshotDir"), "manifest.json"), "utf8"));
@@ -133,7 +134,7 @@ describe("thin bundles", () => {
     child.stderr.on("data", (d) => (stderr += d));
     const exited = new Promise<number | null>((resolve) => child.on("close", resolve));
     const until = async (text: string) => {
-      for (let i = 0; i < 600 && !stdout.includes(text); i++) await new Promise((r) => setTimeout(r, 100));
+      for (const t0 = Date.now(); Date.now() - t0 < DEADLINE.launch && !stdout.includes(text); ) await new Promise((r) => setTimeout(r, 100));
       expect(stdout).toContain(text);
     };
     try {
@@ -152,7 +153,7 @@ describe("thin bundles", () => {
       child.kill("SIGKILL");
     }
     expect(stdout).toContain("hello from the vmsfx sample disk");
-  }, 120_000);
+  });
 
   it("an encrypted thin bundle fetches from the published encrypted pack of the same snapshot (same passphrase, same block names)", async () => {
     const pw = path.join(tempDir(), "pw");
@@ -173,7 +174,7 @@ describe("thin bundles", () => {
     expect(r.stdout).toContain("hello from the vmsfx sample disk");
     expect(r.code).toBe(0);
     expect(site.countFor(/blocks\//)).toBeGreaterThan(10);
-  }, 120_000);
+  });
 
   it("offline with blocks missing: one clear error naming how many blocks and bytes, exit 60", async () => {
     const site = await startFaultServer({ dir: await published() });

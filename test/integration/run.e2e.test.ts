@@ -7,6 +7,7 @@ import { tempDir } from "../helpers/synthetic-snapshot";
 import { openSnapshotDir } from "../../src/snapshot/snapshot-dir";
 import { readResumePoint } from "../../src/snapshot/resume-point";
 import { decodeBlock, loadZstd } from "../../src/snapshot/block-codec";
+import { DEADLINE } from "../helpers/deadlines";
 
 const sha = (f: string) => createHash("sha256").update(readFileSync(f)).digest("hex");
 
@@ -59,11 +60,11 @@ describe("capture → pack → run, on the real sample guest", () => {
   });
 
   it("--fresh cold-boots the bundle's own recipe, holding piped input until the prompt", async () => {
-    const r = await vmsfx(["run", inject("bundlePath"), "--fresh", "--state-dir", tempDir()], { input: "cat /mnt/hello.txt\npoweroff\n", timeoutMs: 150_000 });
+    const r = await vmsfx(["run", inject("bundlePath"), "--fresh", "--state-dir", tempDir()], { input: "cat /mnt/hello.txt\npoweroff\n", timeoutMs: DEADLINE.launch });
     expect(r.stdout).toContain("BusyBox"); // the boot banner: this really was a cold boot
     expect(r.stdout).toContain("hello from the vmsfx sample disk");
     expect(r.code).toBe(0);
-  }, 180_000);
+  });
 
   it("verify checks every block of the bundle", async () => {
     const r = await vmsfx(["verify", inject("bundlePath"), "--json"]);

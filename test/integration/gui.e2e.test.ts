@@ -10,6 +10,8 @@ import * as net from "node:net";
 import { parsePageInput } from "../../src/gui/page-input";
 import { ScreenMirror } from "../../src/gui/screen-mirror";
 import { startGuiServer } from "../../src/gui/gui-server";
+import { DEADLINE } from "../helpers/deadlines";
+import { hostTool } from "../helpers/host-tools";
 
 /**
  * `vmsfx run --gui` driven by a real headless Chromium: the page is refused without its token,
@@ -17,7 +19,8 @@ import { startGuiServer } from "../../src/gui/gui-server";
  * mouse packets that the guest's kernel receives, and follows the guest into VGA mode 13h.
  */
 
-const CHROMIUM = "/usr/bin/chromium";
+/** Debian's chromium, provided by the global setup (the browser tests are skipped without it). */
+const CHROMIUM = hostTool("chromium");
 /** A shell function for the guest: `o PORT VALUE` writes one byte to an I/O port. */
 const PORT_WRITER = `o() { printf "\\\\$(printf %o $2)" | dd of=/dev/port bs=1 seek=$1 count=1 conv=notrunc 2>/dev/null; }`;
 
@@ -61,7 +64,7 @@ async function launchWithGui(cmd: string, args: string[], cwd = ROOT, env?: Node
   child.stdout.resume();
   let stderr = "";
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no address printed; stderr: ${stderr}`)), 120_000);
+    const timer = setTimeout(() => reject(new Error(`no address printed; stderr: ${stderr}`)), DEADLINE.launch);
     child.stderr.on("data", (d) => {
       stderr += d;
       const m = stderr.match(/vmsfx-gui (\{.*\})/);
@@ -83,7 +86,7 @@ function launchChromium(profile: string): Promise<BrowserContext> {
   });
 }
 
-describe("browser window (--gui)", () => {
+describe.skipIf(!CHROMIUM)("browser window (--gui)", () => {
   let work: string;
   let child: ChildProcessWithoutNullStreams;
   let stderr: () => string;
@@ -102,7 +105,7 @@ describe("browser window (--gui)", () => {
     await page.locator("#console").click();
     await page.keyboard.type(command);
     await page.keyboard.press("Enter");
-    await expect.poll(consoleText, { timeout: 20_000 }).toMatch(expected);
+    await expect.poll(consoleText, { timeout: DEADLINE.page }).toMatch(expected);
     return consoleText();
   }
   async function irqCount(irq: number): Promise<number> {
@@ -141,7 +144,7 @@ describe("browser window (--gui)", () => {
   it("shows the guest's VGA text screen", async () => {
     await page.goto(url);
     // The sample's VGA holds what SeaBIOS printed before Linux took the serial console.
-    await expect.poll(screenText, { timeout: 20_000 }).toContain("SeaBIOS");
+    await expect.poll(screenText, { timeout: DEADLINE.page }).toContain("SeaBIOS");
     expect(await page.locator("#screen").getAttribute("data-mode")).toBe("text");
     // The canvas really has the text drawn: light-grey glyph pixels on black in the first rows.
     const lit = await page.evaluate(() => {
@@ -168,7 +171,7 @@ describe("browser window (--gui)", () => {
     await page.keyboard.press("Enter");
     // The kernel's keyboard driver turned the scancodes into characters on tty1, echoed on the
     // VGA text screen ...
-    await expect.poll(screenText, { timeout: 20_000 }).toMatch(/^ps2ok$/m);
+    await expect.poll(screenText, { timeout: DEADLINE.page }).toMatch(/^ps2ok$/m);
     // ... and as a line to the reader; every press and release was an i8042 interrupt.
     await shell("echo got-$(cat /tmp/typed)", /\ngot-ps2ok/);
     expect(await irqCount(1)).toBeGreaterThanOrEqual(before + 12);
@@ -179,7 +182,7 @@ describe("browser window (--gui)", () => {
     // the mouse's reporting on itself, as psmouse would: 0xD4 to port 0x64 (next byte for the
     // mouse), 0xF4 to port 0x60 (enable). From then on every packet is an IRQ 12.
     child.stdin.write(`${PORT_WRITER}\no 100 212; o 96 244; sleep 1; echo aux-$((1+1))\n`);
-    await expect.poll(consoleText, { timeout: 20_000 }).toMatch(/\naux-2/);
+    await expect.poll(consoleText, { timeout: DEADLINE.page }).toMatch(/\naux-2/);
     const before = await irqCount(12);
     const box = (await page.locator("#screen").boundingBox())!;
     await page.mouse.move(box.x + 20, box.y + 20);
@@ -187,7 +190,7 @@ describe("browser window (--gui)", () => {
     await page.mouse.down();
     await page.mouse.up();
     // Each packet is three bytes, each byte an interrupt: the moves and a click are well over 9.
-    await expect.poll(() => irqCount(12), { timeout: 20_000 }).toBeGreaterThanOrEqual(before + 9);
+    await expect.poll(() => irqCount(12), { timeout: DEADLINE.page }).toBeGreaterThanOrEqual(before + 9);
   });
 
   it("follows the guest into VGA mode 13h and shows its framebuffer", async () => {
@@ -206,8 +209,8 @@ describe("browser window (--gui)", () => {
       `cat /tmp/top /tmp/bottom | dd of=/dev/mem bs=320 seek=2048 conv=notrunc 2>/dev/null; echo mode13-$((6+7))`,
     ];
     child.stdin.write(script.join("\n") + "\n");
-    await expect.poll(consoleText, { timeout: 60_000 }).toMatch(/\nmode13-13/);
-    await expect.poll(() => page.locator("#screen").getAttribute("data-mode"), { timeout: 20_000 }).toBe("graphical");
+    await expect.poll(consoleText, { timeout: DEADLINE.page }).toMatch(/\nmode13-13/);
+    await expect.poll(() => page.locator("#screen").getAttribute("data-mode"), { timeout: DEADLINE.page }).toBe("graphical");
     const pixels = () =>
       page.evaluate(() => {
         const c = document.getElementById("screen") as HTMLCanvasElement;
@@ -215,7 +218,7 @@ describe("browser window (--gui)", () => {
         const at = (x: number, y: number) => Array.from(g.getImageData(x, y, 1, 1).data).join(",");
         return { size: `${c.width}x${c.height}`, top: at(10, 10), topEdge: at(319, 99), bottomEdge: at(0, 100), bottom: at(300, 190) };
       });
-    await expect.poll(pixels, { timeout: 20_000 }).toEqual({ size: "320x200", top: "255,0,0,255", topEdge: "255,0,0,255", bottomEdge: "0,255,0,255", bottom: "0,255,0,255" });
+    await expect.poll(pixels, { timeout: DEADLINE.page }).toEqual({ size: "320x200", top: "255,0,0,255", topEdge: "255,0,0,255", bottomEdge: "0,255,0,255", bottom: "0,255,0,255" });
     expect(await screenText()).toBe("");
   });
 
@@ -227,25 +230,25 @@ describe("browser window (--gui)", () => {
   });
 });
 
-describe("browser window in the one-file executable (./app --gui)", () => {
+describe.skipIf(!CHROMIUM)("browser window in the one-file executable (./app --gui)", () => {
   it("carries the page: the screen and the console work from the executable alone", async () => {
     const work = mkdtempSync(path.join(os.tmpdir(), "vmsfx-gui-exe-"));
     let context: BrowserContext | undefined;
     let app: Awaited<ReturnType<typeof launchWithGui>> | undefined;
     try {
       const exe = path.join(work, "app");
-      const made = await vmsfx(["exe", inject("bundlePath"), "-o", exe, "--quiet"], { timeoutMs: 120_000 });
+      const made = await vmsfx(["exe", inject("bundlePath"), "-o", exe, "--quiet"], { timeoutMs: DEADLINE.launch });
       expect(made.code, made.stderr).toBe(0);
       // From an empty folder, with nothing on PATH: no node_modules, no dist/, no page file.
       app = await launchWithGui(exe, ["--gui", "--json", "--no-browser"], work, { PATH: "/nonexistent", HOME: work });
       context = await launchChromium(path.join(work, "profile"));
       const page = context.pages()[0] ?? (await context.newPage());
       await page.goto(app.url);
-      await expect.poll(() => page.locator("#screen-text").textContent(), { timeout: 20_000 }).toContain("SeaBIOS");
+      await expect.poll(() => page.locator("#screen-text").textContent(), { timeout: DEADLINE.page }).toContain("SeaBIOS");
       await page.locator("#console").click();
       await page.keyboard.type("echo exe-$((6*7))");
       await page.keyboard.press("Enter");
-      await expect.poll(() => page.locator("#console").textContent(), { timeout: 20_000 }).toMatch(/\nexe-42/);
+      await expect.poll(() => page.locator("#console").textContent(), { timeout: DEADLINE.page }).toMatch(/\nexe-42/);
       await page.locator("#suspend").click();
       expect(await app.exited).toBe(0);
     } finally {

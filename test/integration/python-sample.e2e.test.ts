@@ -4,6 +4,7 @@ import { chmodSync, copyFileSync } from "node:fs";
 import * as path from "node:path";
 import { CLI, ROOT, runProgram, vmsfx } from "../helpers/cli";
 import { tempDir } from "../helpers/synthetic-snapshot";
+import { DEADLINE } from "../helpers/deadlines";
 
 /**
  * The second sample: Debian's i386 Python 3.11, captured warm at its `>>> ` prompt. Built with
@@ -20,7 +21,7 @@ beforeAll(() => {
   bundle = path.join(work, "python.vmsfx");
   execFileSync(process.execPath, [CLI, "capture", "samples/python/vm.json", "-o", snap, "--quiet"], { cwd: ROOT, stdio: ["ignore", "inherit", "inherit"] });
   execFileSync(process.execPath, [CLI, "pack", snap, "-o", bundle, "--quiet"], { cwd: ROOT, stdio: ["ignore", "inherit", "inherit"] });
-}, 300_000);
+});
 
 /** Lines of the guest's output, without the tty's carriage returns. */
 const lines = (stdout: string) => stdout.split("\n").map((l) => l.replace(/\r$/, ""));
@@ -62,7 +63,7 @@ describe("python sample", () => {
 
   it("the one executable answers the same, from an empty folder with no node on PATH", async () => {
     const built = path.join(tempDir(), "python");
-    const packed = await vmsfx(["exe", bundle, "-o", built, "--quiet"], { timeoutMs: 120_000 });
+    const packed = await vmsfx(["exe", bundle, "-o", built, "--quiet"], { timeoutMs: DEADLINE.launch });
     expect(packed.code).toBe(0);
     const dir = tempDir("vmsfx-usb-");
     const app = path.join(dir, "python");

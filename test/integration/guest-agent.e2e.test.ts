@@ -6,6 +6,7 @@ import { CLI, ROOT, runProgram, vmsfx } from "../helpers/cli";
 import { tempDir } from "../helpers/synthetic-snapshot";
 import { attachGuestAgent, MAX_RUN_LINE, runLine } from "../../src/launcher/guest-agent";
 import type { GuestHost } from "../../src/engine/engine-host";
+import { DEADLINE } from "../helpers/deadlines";
 
 /** What the guest printed between `tag<` and `>` (the echoed command line holds `tag<$(...)>`, which does not match). */
 function between(stdout: string, tag: string): string {
@@ -97,7 +98,7 @@ describe("guest agent: host side of the protocol", () => {
     term.emit("resize");
     expect(sent[3]).toBe("winsize 50 132");
     let freshened = false;
-    void agent.freshened(60_000).then(() => (freshened = true));
+    void agent.freshened(DEADLINE.launch).then(() => (freshened = true));
     say("fresh\n");
     await Promise.resolve();
     expect(freshened).toBe(true);

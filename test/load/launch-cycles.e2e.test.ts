@@ -9,6 +9,7 @@ import { runBundle } from "../../src/launcher/run-bundle";
 import { ledgerMirror } from "../../src/policy/launch-gate";
 import { readResumePoint } from "../../src/snapshot/resume-point";
 import { verifyResumePoint } from "../faults/fault-helpers";
+import { DEADLINE } from "../helpers/deadlines";
 
 /**
  * CYCLES back-to-back launch-and-exit cycles of a signed, launch-limited app (so the usage ledger
@@ -35,7 +36,7 @@ beforeAll(async () => {
   const policy = path.join(dir, "policy.json");
   writeFileSync(policy, JSON.stringify({ maxLaunches: 1_000_000 }));
   app = path.join(dir, "app.vmsfx");
-  const packed = await vmsfx(["pack", inject("snapshotDir"), "-o", app, "-q", "--sign", key, "--policy", policy], { timeoutMs: 120_000 });
+  const packed = await vmsfx(["pack", inject("snapshotDir"), "-o", app, "-q", "--sign", key, "--policy", policy], { timeoutMs: DEADLINE.launch });
   expect(packed.code, packed.stderr).toBe(0);
   // Outside the esbuild bundle the v86 version is not compiled in: name it as the build does
   // (the wasm hash, the part that matters, is still checked against the bundle's).
@@ -43,7 +44,7 @@ beforeAll(async () => {
   const v86Version = JSON.parse(readFileSync(path.join(ROOT, "node_modules/v86/package.json"), "utf8")).version;
   assets = { ...built, identity: { ...built.identity, version: v86Version } };
   process.env.XDG_DATA_HOME = tempDir("vmsfx-cycles-data-");
-}, 300_000);
+});
 afterAll(() => {
   if (savedXdg === undefined) delete process.env.XDG_DATA_HOME;
   else process.env.XDG_DATA_HOME = savedXdg;

@@ -4,6 +4,7 @@ import * as path from "node:path";
 import { ROOT, runProgram, vmsfx } from "../helpers/cli";
 import { tempDir } from "../helpers/synthetic-snapshot";
 import { commandName, execQuote, installDesktop, installDirs, uninstallDesktop } from "../../src/launcher/desktop-install";
+import { DEADLINE } from "../helpers/deadlines";
 
 /** Key=value pairs of a .desktop file's [Desktop Entry] group. */
 function parseDesktop(text: string): Record<string, string> {
@@ -38,12 +39,12 @@ describe("desktop integration (--install / --uninstall)", () => {
     const dir = tempDir("vmsfx-desktop-");
     const app = path.join(dir, "My Apps", "shell-app");
     mkdirSync(path.dirname(app));
-    expect((await vmsfx(["exe", inject("bundlePath"), "-o", app, "--quiet"], { timeoutMs: 120_000 })).code).toBe(0);
+    expect((await vmsfx(["exe", inject("bundlePath"), "-o", app, "--quiet"], { timeoutMs: DEADLINE.launch })).code).toBe(0);
     const home = path.join(dir, "home");
     const data = path.join(dir, "xdg-data");
     mkdirSync(home);
     const env = { HOME: home, XDG_DATA_HOME: data, PATH: "/usr/bin:/bin" };
-    const opts = { env, cwd: dir, bareEnv: true, timeoutMs: 60_000 };
+    const opts = { env, cwd: dir, bareEnv: true, timeoutMs: DEADLINE.launch };
 
     const r = await runProgram(app, ["--install"], opts);
     expect(r.stderr).toBe("");

@@ -4,6 +4,7 @@ import { createHash } from "node:crypto";
 import * as path from "node:path";
 import { tempDir } from "../helpers/synthetic-snapshot";
 import { checkResumePointQuick, startRun, verifyResumePoint } from "../faults/fault-helpers";
+import { DEADLINE } from "../helpers/deadlines";
 
 /**
  * PARALLEL (default 20, VMSFX_LOAD_PARALLEL overrides) resumes of ONE bundle file at the same
@@ -26,7 +27,7 @@ describe("load: parallel resumes of one bundle", () => {
       dirs.map(async (d, i) => {
         const s = startRun(app, ["--state-dir", d]);
         s.send(`echo mine-${i} > /mnt/who.txt; SHELLVAR=shell-${i}\necho ran-${i}\n`);
-        await s.until(`\nran-${i}`, 240_000);
+        await s.until(`\nran-${i}`, 2 * DEADLINE.launch);
         s.child.kill("SIGTERM");
         return { ...(await s.done), stderr: s.stderr() };
       }),
@@ -41,7 +42,7 @@ describe("load: parallel resumes of one bundle", () => {
       dirs.map(async (d, i) => {
         const s = startRun(app, ["--state-dir", d]);
         s.send(`echo $SHELLVAR; cat /mnt/who.txt\necho end-${i}\n`);
-        await s.until(`\nend-${i}`, 240_000);
+        await s.until(`\nend-${i}`, 2 * DEADLINE.launch);
         s.send("poweroff\n");
         return { ...(await s.done), stdout: s.stdout(), stderr: s.stderr() };
       }),
@@ -54,5 +55,5 @@ describe("load: parallel resumes of one bundle", () => {
     });
     expect(digest()).toBe(before); // the shared bundle is only ever read
     console.log(`${PARALLEL} parallel resumes: all done in ${Math.round(firstMs)} ms`);
-  }, 900_000);
+  });
 });

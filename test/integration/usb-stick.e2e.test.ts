@@ -8,6 +8,7 @@ import { openBundle } from "../../src/snapshot/bundle-reader";
 import { openLayeredSource } from "../../src/snapshot/layered-source";
 import { readResumePoint } from "../../src/snapshot/resume-point";
 import { verifySnapshot } from "../../src/snapshot/snapshot-report";
+import { DEADLINE } from "../helpers/deadlines";
 
 /** A copy of the sample bundle in a folder of its own, as on a USB stick. */
 function stick(): string {
@@ -39,7 +40,7 @@ function runThenSignal(app: string, input: string, marker: string, signal: NodeJ
     const timer = setTimeout(() => {
       child.kill("SIGKILL");
       reject(new Error(`no exit\n${stdout}\n${stderr}`));
-    }, 60_000);
+    }, DEADLINE.launch);
     child.on("close", (code) => {
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
@@ -76,13 +77,13 @@ describe("USB-stick mode: the user's work is kept next to the file", () => {
   it("after a poweroff the next launch cold-boots with the saved disk; --reset goes back to the bundle", async () => {
     const app = stick();
     expect((await vmsfx(["run", app], { input: "echo survives-poweroff > /mnt/p.txt\npoweroff\n" })).code).toBe(0);
-    const again = await vmsfx(["run", app], { input: "cat /mnt/p.txt\npoweroff\n", timeoutMs: 120_000 });
+    const again = await vmsfx(["run", app], { input: "cat /mnt/p.txt\npoweroff\n", timeoutMs: DEADLINE.launch });
     expect(again.stdout).toContain("BusyBox"); // a cold boot shows the shell banner
     expect(again.stdout).toContain("survives-poweroff");
     expect((await vmsfx(["run", app, "--reset"])).stdout).toContain("Reset");
     const fresh = await vmsfx(["run", app], { input: "cat /mnt/p.txt\npoweroff\n" });
     expect(fresh.stdout).toContain("No such file");
-  }, 200_000);
+  });
 
   it("a second launch of the same file while one runs gets a clear error, not corruption", async () => {
     const app = stick();
@@ -114,7 +115,7 @@ describe("USB-stick mode: the user's work is kept next to the file", () => {
     const last = await vmsfx(["run", app], { input: "cat /mnt/rounds.txt\npoweroff\n" });
     expect(last.code).toBe(0);
     if (saved > 0) expect(last.stdout).toMatch(/^round-\d+\r?$/m);
-  }, 300_000);
+  });
 
   it("on a read-only medium the state goes to the user's data directory, with a notice", async (ctx) => {
     const mnt = tempDir("vmsfx-ro-");

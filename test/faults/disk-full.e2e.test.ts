@@ -7,6 +7,7 @@ import { startFaultServer, type FaultServer } from "../helpers/fault-server";
 import { readResumePoint } from "../../src/snapshot/resume-point";
 import { LEDGER_FILE, readLedger, writeLedger } from "../../src/policy/ledger";
 import { NO_MOUNT, listing, mountTmpfs, remount, startRun, stateDirOf, stick, suspendAfter, umount, verifyResumePoint } from "./fault-helpers";
+import { DEADLINE } from "../helpers/deadlines";
 
 /**
  * A full disk (ENOSPC) and a read-only one (EROFS) under each thing vmsfx writes — the resume
@@ -156,7 +157,7 @@ describe("a full or read-only disk", () => {
     const policy = path.join(dir, "policy.json");
     writeFileSync(policy, JSON.stringify({ maxLaunches: 100 }));
     const app = path.join(dir, "app.vmsfx");
-    expect((await vmsfx(["pack", inject("snapshotDir"), "-o", app, "-q", "--sign", key, "--policy", policy], { timeoutMs: 120_000 })).code).toBe(0);
+    expect((await vmsfx(["pack", inject("snapshotDir"), "-o", app, "-q", "--sign", key, "--policy", policy], { timeoutMs: DEADLINE.launch })).code).toBe(0);
     const r = await vmsfx(["run", app], { input: "echo should-not-run\npoweroff\n", env: { XDG_DATA_HOME: ro } });
     expect(r.code, r.stderr).toBe(4);
     expect(r.stderr).toMatch(/usage record could not be saved.*\[VMSFX_IO\]/);

@@ -6,6 +6,7 @@ import { CLI, vmsfx, type CliResult } from "../helpers/cli";
 import { tempDir } from "../helpers/synthetic-snapshot";
 import { openBundle } from "../../src/snapshot/bundle-reader";
 import { FOOTER_FROM_END } from "../../src/snapshot/bundle-layout";
+import { DEADLINE } from "../helpers/deadlines";
 
 /** Restricted trial snapshots, end to end through the real CLI. */
 
@@ -21,7 +22,7 @@ function policyFile(name: string, policy: object): string {
 
 async function packed(name: string, args: string[]): Promise<string> {
   const out = path.join(tempDir(), `${name}.vmsfx`);
-  const r = await vmsfx(["pack", inject("snapshotDir"), "-o", out, "-q", ...args], { timeoutMs: 120_000 });
+  const r = await vmsfx(["pack", inject("snapshotDir"), "-o", out, "-q", ...args], { timeoutMs: DEADLINE.launch });
   expect(r.stderr).toBe("");
   expect(r.code).toBe(0);
   return out;
