@@ -202,7 +202,10 @@ async function main() {
   }
 
   let qemu;
-  if (existsSync(path.join(root, "bench/qemu-peer.mjs"))) {
+  // The peer's qemu-system-i386 comes from Debian's packages, provided as the tests' tools are.
+  const qemuTool = JSON.parse(execFileSync("bash", ["build-scripts/host-tools.sh", "qemu-system-i386"], { cwd: root, stdio: ["ignore", "pipe", "inherit"] }).toString())["qemu-system-i386"];
+  if (!qemuTool.path) log(`QEMU peer skipped: qemu-system-i386 is not installed and could not be installed here; to measure it: ${qemuTool.install}`);
+  else if (existsSync(path.join(root, "bench/qemu-peer.mjs"))) {
     log("QEMU peer (TCG)");
     try {
       qemu = JSON.parse(execFileSync(process.execPath, ["bench/qemu-peer.mjs", "--runs", String(Math.min(RUNS, 5))], { cwd: root, stdio: ["ignore", "pipe", "inherit"] }).toString().trim().split("\n").pop());

@@ -163,6 +163,10 @@ export class LinePacer {
   }
 
   private becomeReady(atPrompt: boolean): void {
+    // Quiet only stands in for a prompt that has not come: once ready, a pending quiet cue is
+    // stale, and firing later it would mark the guest as not at its prompt (issue 11).
+    if (this.idle) clearTimeout(this.idle);
+    this.idle = undefined;
     if (atPrompt) {
       const line = this.recent.slice(this.recent.lastIndexOf("\n") + 1).replace(/\r/g, "");
       if (line.trim().length > 0 && line.length <= MAX_PROMPT) this.promptText = line;

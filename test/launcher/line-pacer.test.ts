@@ -161,6 +161,18 @@ describe("LinePacer", () => {
       expect(p.unread()).toEqual({ lines: 0, first: undefined });
     });
 
+    it("a prompt cancels the pending quiet cue: a line that comes later is still sent at the prompt", () => {
+      const { p, sent } = pacer();
+      p.push(Buffer.from("echo end\n"));
+      p.output(bytes("echo end\r\nend\r\n"));
+      p.output(bytes("vmsfx:/mnt# "));
+      p.prompt();
+      vi.advanceTimersByTime(1000); // the user types the next line a second later
+      p.push(Buffer.from("poweroff\n"));
+      expect(sent).toEqual(["echo end\n", "poweroff\n"]);
+      expect(p.unread()).toEqual({ lines: 0, first: undefined });
+    });
+
     it("a line sent on quiet is unread until the prompt shows again; the rest of the input is unread too", () => {
       const { p, sent } = pacer();
       p.push(Buffer.from("poweroff\necho never-ran\necho nor-this\n"));
