@@ -1,0 +1,218 @@
+import { promises as fsp } from "node:fs";
+import * as path from "node:path";
+import { VmsfxError, fromFsError } from "../errors";
+
+/**
+ * An app spec (`app.json`): what a publisher writes to turn a Linux program into one file
+ * (issue 12). It is validated field by field before anything is downloaded or booted, and every
+ * error names the field and says what it must be. This module only reads and checks the spec;
+ * the build that follows it (the guest base, Debian or OCI inputs, capture) is separate.
+ */
+
+/** Where the app's files come from: a `docker save` archive, an OCI image layout folder, or its tar. */
+export interface ImageSource {
+  /** Absolute host path, resolved against the spec's folder. */
+  path: string;
+}
+
+/** A host file or folder copied into the app's file system. */
+export interface FileCopy {
+  /** Absolute host path, resolved against the spec's folder. */
+  from: string;
+  /** Absolute, normalised guest path (never `..`, never the root itself). */
+  to: string;
+}
+
+/** When the guest is ready to capture: a console pattern, or the console falling quiet after output. */
+export type ReadyWhen = { serial: RegExp; timeoutSeconds: number } | { quietMs: number; timeoutSeconds: number };
+
+export interface AppSpec {
+  /** The spec file, for messages. */
+  file: string;
+  /** Lower-case letters, digits, `.`, `_`, `-`: it names files and desktop entries. */
+  name: string;
+  description?: string;
+  /** An .svg or .png file (absolute host path). */
+  icon?: string;
+  memoryMiB: number;
+  /** Size of the app's own file system disk. */
+  diskMiB: number;
+  /** Debian i386 package names, resolved with their dependencies by Debian's tooling. */
+  packages: string[];
+  image?: ImageSource;
+  files: FileCopy[];
+  /** The app's command line (exec form); a string in the spec is run by `/bin/sh -c`. Absent: the image's Entrypoint/Cmd. */
+  run?: string[];
+  env: Record<string, string>;
+  workdir?: string;
+  user?: string;
+  ready: ReadyWhen;
+  /** Guest paths that hold the user's work, kept across launches. */
+  data: string[];
+}
+
+const FIELDS = ["name", "description", "icon", "memoryMiB", "diskMiB", "packages", "image", "files", "run", "env", "workdir", "user", "ready", "data"];
+const NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+// Debian policy 5.6.1: lower case letters, digits, + - . ; at least two characters, starting alphanumeric.
+const DEBIAN_PACKAGE = /^[a-z0-9][a-z0-9+.-]+$/;
+const ENV_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const USER = /^([a-z_][a-z0-9_-]{0,31}|[0-9]{1,10})(:([a-z_][a-z0-9_-]{0,31}|[0-9]{1,10}))?$/;
+
+class SpecReader {
+  constructor(
+    readonly file: string,
+    private readonly raw: Record<string, unknown>,
+  ) {}
+
+  fail(field: string, what: string): never {
+    throw new VmsfxError("VMSFX_RECIPE_INVALID", `${this.file}: "${field}" ${what}. The app spec's fields are listed in README.md ("Package your own app").`);
+  }
+
+  get(field: string): unknown {
+    return this.raw[field];
+  }
+
+  string(field: string, value: unknown = this.raw[field]): string {
+    if (typeof value !== "string" || value.length === 0) this.fail(field, "must be a non-empty string");
+    if (/[\0\n]/.test(value)) this.fail(field, "must not contain NUL or newline characters");
+    return value;
+  }
+
+  optionalString(field: string): string | undefined {
+    return this.raw[field] === undefined ? undefined : this.string(field);
+  }
+
+  integer(field: string, min: number, max: number, dflt: number): number {
+    const v = this.raw[field] ?? dflt;
+    if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) this.fail(field, `must be an integer from ${min} to ${max}`);
+    return v;
+  }
+
+  /** A host path, resolved against the spec's folder. */
+  hostPath(field: string, value: unknown = this.raw[field]): string {
+    return path.resolve(path.dirname(path.resolve(this.file)), this.string(field, value));
+  }
+
+  /** An absolute guest path, normalised; `..` and the root itself are refused. */
+  guestPath(field: string, value: unknown = this.raw[field], allowRoot = false): string {
+    const v = this.string(field, value);
+    if (!v.startsWith("/")) this.fail(field, `must be an absolute guest path (starting with /), got ${JSON.stringify(v)}`);
+    if (v.split("/").includes("..")) this.fail(field, `must not contain "..", got ${JSON.stringify(v)}`);
+    const norm = path.posix.normalize(v).replace(/(.)\/$/, "$1");
+    if (norm === "/" && !allowRoot) this.fail(field, "must name a path below /, not / itself");
+    return norm;
+  }
+
+  array(field: string): unknown[] {
+    const v = this.raw[field] ?? [];
+    if (!Array.isArray(v)) this.fail(field, "must be an array");
+    return v;
+  }
+}
+
+function parseReady(r: SpecReader): ReadyWhen {
+  const v = r.get("ready");
+  if (typeof v !== "object" || v === null || Array.isArray(v)) return r.fail("ready", 'must be {"serial": "<regular expression>"} or {"quietMs": <milliseconds>}');
+  const o = v as Record<string, unknown>;
+  const timeoutSeconds = o.timeoutSeconds ?? 120;
+  if (typeof timeoutSeconds !== "number" || !(timeoutSeconds > 0) || timeoutSeconds > 3600) r.fail("ready.timeoutSeconds", "must be a number of seconds from 1 to 3600");
+  const unknown = Object.keys(o).filter((k) => !["serial", "quietMs", "timeoutSeconds"].includes(k));
+  if (unknown.length) r.fail(`ready.${unknown[0]}`, "is not a field of ready (serial, quietMs, timeoutSeconds)");
+  if ((o.serial === undefined) === (o.quietMs === undefined)) r.fail("ready", 'must have exactly one of "serial" and "quietMs"');
+  if (o.quietMs !== undefined) {
+    if (typeof o.quietMs !== "number" || !Number.isInteger(o.quietMs) || o.quietMs < 100 || o.quietMs > 60_000) r.fail("ready.quietMs", "must be an integer from 100 to 60000");
+    return { quietMs: o.quietMs, timeoutSeconds };
+  }
+  const source = r.string("ready.serial", o.serial);
+  try {
+    return { serial: new RegExp(source), timeoutSeconds };
+  } catch (e) {
+    return r.fail("ready.serial", `is not a valid regular expression (${(e as Error).message})`);
+  }
+}
+
+function parseRun(r: SpecReader): string[] | undefined {
+  const v = r.get("run");
+  if (v === undefined) return undefined;
+  if (typeof v === "string") return ["/bin/sh", "-c", r.string("run")];
+  if (!Array.isArray(v) || v.length === 0) return r.fail("run", "must be a command line: an array of strings (exec form) or one string for /bin/sh -c");
+  return v.map((a, i) => {
+    if (typeof a !== "string" || /\0/.test(a)) r.fail(`run[${i}]`, "must be a string without NUL characters");
+    return a;
+  });
+}
+
+function parseEnv(r: SpecReader): Record<string, string> {
+  const v = r.get("env") ?? {};
+  if (typeof v !== "object" || v === null || Array.isArray(v)) return r.fail("env", 'must be an object of names to values ({"LANG": "C.UTF-8"})');
+  const out: Record<string, string> = {};
+  for (const [k, val] of Object.entries(v)) {
+    if (!ENV_KEY.test(k)) r.fail(`env.${k}`, "is not a valid variable name (letters, digits and _, not starting with a digit)");
+    if (typeof val !== "string" || /\0/.test(val)) r.fail(`env.${k}`, "must be a string without NUL characters");
+    out[k] = val;
+  }
+  return out;
+}
+
+function parseSources(r: SpecReader): Pick<AppSpec, "packages" | "image" | "files"> {
+  const packages = r.array("packages").map((p, i) => {
+    const name = r.string(`packages[${i}]`, p);
+    if (!DEBIAN_PACKAGE.test(name)) r.fail(`packages[${i}]`, `is not a Debian package name (${JSON.stringify(name)}; lower case letters, digits, + - .)`);
+    return name;
+  });
+  const img = r.get("image");
+  const image = img === undefined ? undefined : { path: r.hostPath("image", typeof img === "object" && img !== null && !Array.isArray(img) ? (img as { path?: unknown }).path : img) };
+  if (packages.length === 0 && !image) r.fail("packages", 'or "image" must say where the app\'s files come from (Debian i386 packages, or an OCI/Docker image for linux/386)');
+  const files = r.array("files").map((f, i) => {
+    if (typeof f !== "object" || f === null || Array.isArray(f)) r.fail(`files[${i}]`, 'must be {"from": "<host path>", "to": "<guest path>"}');
+    const o = f as Record<string, unknown>;
+    return { from: r.hostPath(`files[${i}].from`, o.from), to: r.guestPath(`files[${i}].to`, o.to) };
+  });
+  return { packages, image, files };
+}
+
+/** Checks a parsed spec object; `file` is named in every message. */
+export function validateAppSpec(raw: unknown, file: string): AppSpec {
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+    throw new VmsfxError("VMSFX_RECIPE_INVALID", `${file}: must hold a JSON object (an app spec). See README.md ("Package your own app").`);
+  }
+  const r = new SpecReader(file, raw as Record<string, unknown>);
+  // A misspelt field would otherwise be ignored and the build would quietly do something else.
+  const unknown = Object.keys(raw).filter((k) => !FIELDS.includes(k));
+  if (unknown.length) r.fail(unknown[0], `is not a field of an app spec (fields: ${FIELDS.join(", ")})`);
+  const name = r.string("name");
+  if (!NAME.test(name)) r.fail("name", "must be 1-64 lower-case letters, digits, '.', '_' or '-', starting with a letter or digit");
+  const icon = r.get("icon") === undefined ? undefined : r.hostPath("icon");
+  if (icon && !/\.(svg|png)$/i.test(icon)) r.fail("icon", "must name an .svg or .png file");
+  const user = r.optionalString("user");
+  if (user !== undefined && !USER.test(user)) r.fail("user", "must be a user name or uid, optionally with :group or :gid");
+  const data = r.array("data").map((d, i) => r.guestPath(`data[${i}]`, d));
+  const workdir = r.get("workdir") === undefined ? undefined : r.guestPath("workdir", undefined, true);
+  return {
+    file,
+    name,
+    description: r.optionalString("description"),
+    icon,
+    memoryMiB: r.integer("memoryMiB", 16, 2048, 128),
+    diskMiB: r.integer("diskMiB", 8, 65536, 512),
+    ...parseSources(r),
+    run: parseRun(r),
+    env: parseEnv(r),
+    workdir,
+    user,
+    ready: parseReady(r),
+    data,
+  };
+}
+
+/** Reads and checks an app spec file. */
+export async function loadAppSpec(file: string): Promise<AppSpec> {
+  const text = await fsp.readFile(file, "utf8").catch((e) => Promise.reject(fromFsError(e, file, "reading the app spec")));
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new VmsfxError("VMSFX_RECIPE_INVALID", `${file}: is not valid JSON (${(e as Error).message}).`);
+  }
+  return validateAppSpec(raw, file);
+}
