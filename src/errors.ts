@@ -22,6 +22,8 @@ export const EXIT = {
   downloadIntegrity: 18,
   recipeInvalid: 20,
   captureTimeout: 21,
+  imageInvalid: 22,
+  imageArch: 23,
   guestFailed: 30,
   stateLocked: 31,
   inputNotRead: 32,
@@ -58,6 +60,8 @@ export type ErrorCode =
   | "VMSFX_BLOCK_MISSING"
   | "VMSFX_RECIPE_INVALID"
   | "VMSFX_CAPTURE_TIMEOUT"
+  | "VMSFX_IMAGE_INVALID"
+  | "VMSFX_IMAGE_ARCH"
   | "VMSFX_GUEST_FAILED"
   | "VMSFX_STATE_LOCKED"
   | "VMSFX_INPUT_NOT_READ"
@@ -94,6 +98,8 @@ const EXIT_BY_CODE: Record<ErrorCode, number> = {
   VMSFX_BLOCK_MISSING: EXIT.blockMissing,
   VMSFX_RECIPE_INVALID: EXIT.recipeInvalid,
   VMSFX_CAPTURE_TIMEOUT: EXIT.captureTimeout,
+  VMSFX_IMAGE_INVALID: EXIT.imageInvalid,
+  VMSFX_IMAGE_ARCH: EXIT.imageArch,
   VMSFX_GUEST_FAILED: EXIT.guestFailed,
   VMSFX_STATE_LOCKED: EXIT.stateLocked,
   VMSFX_INPUT_NOT_READ: EXIT.inputNotRead,
