@@ -6,7 +6,8 @@
 #   bash build-scripts/host-tools.sh [tool...]     (default: the test suite's tools)
 #
 # Tools: nginx, chromium, qemu-aarch64, arm64-sysroot (a linux-arm64 userland for qemu-user,
-# build-scripts/arm64-sysroot.sh), qemu-system-i386 (the benchmark's peer).
+# build-scripts/arm64-sysroot.sh), umoci and skopeo (real OCI tools that make the tests' images),
+# qemu-system-i386 (the benchmark's peer).
 # Prints one JSON object on stdout: for each tool, its path, or null with the command that
 # would install it. Progress goes to stderr. Exits 0 even when a tool cannot be had: the caller
 # decides (the tests skip what needs it and say so in one line).
@@ -21,7 +22,7 @@ REPO_ROOT=$(cd "$(dirname "$SCRIPT_PATH")/.." && pwd)
 source "$REPO_ROOT/build-scripts/lib/host-tools.sh"
 
 TOOLS=("$@")
-((${#TOOLS[@]})) || TOOLS=(nginx chromium qemu-aarch64 arm64-sysroot)
+((${#TOOLS[@]})) || TOOLS=(nginx chromium qemu-aarch64 arm64-sysroot umoci skopeo)
 
 # The Debian packages that bring each tool, first choice first.
 packages_of() {
@@ -30,7 +31,9 @@ packages_of() {
 		chromium) echo "chromium" ;;
 		qemu-aarch64 | arm64-sysroot) echo "qemu-user" ;;
 		qemu-system-i386) echo "qemu-system-x86" ;;
-		*) die "unknown tool '$1' (known: nginx chromium qemu-aarch64 arm64-sysroot qemu-system-i386)" ;;
+		umoci) echo "umoci" ;;
+		skopeo) echo "skopeo" ;;
+		*) die "unknown tool '$1' (known: nginx chromium qemu-aarch64 arm64-sysroot umoci skopeo qemu-system-i386)" ;;
 	esac
 }
 

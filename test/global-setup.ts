@@ -33,6 +33,8 @@ const NEEDED_BY: Record<HostToolName, string> = {
   chromium: "the browser-window (--gui) tests",
   "qemu-aarch64": "the linux-arm64 executable test",
   "arm64-sysroot": "the linux-arm64 executable test",
+  umoci: "the tests that read images made by real OCI tools",
+  skopeo: "the tests that read images made by real OCI tools",
 };
 
 function provideHostTools(): Partial<Record<HostToolName, HostTool>> {
