@@ -7,6 +7,7 @@
 #
 # Tools: nginx, chromium, qemu-aarch64, arm64-sysroot (a linux-arm64 userland for qemu-user,
 # build-scripts/arm64-sysroot.sh), umoci and skopeo (real OCI tools that make the tests' images),
+# mmdebstrap (with arch-test: an app's file system from Debian i386 packages),
 # qemu-system-i386 (the benchmark's peer).
 # Prints one JSON object on stdout: for each tool, its path, or null with the command that
 # would install it. Progress goes to stderr. Exits 0 even when a tool cannot be had: the caller
@@ -22,7 +23,7 @@ REPO_ROOT=$(cd "$(dirname "$SCRIPT_PATH")/.." && pwd)
 source "$REPO_ROOT/build-scripts/lib/host-tools.sh"
 
 TOOLS=("$@")
-((${#TOOLS[@]})) || TOOLS=(nginx chromium qemu-aarch64 arm64-sysroot umoci skopeo)
+((${#TOOLS[@]})) || TOOLS=(nginx chromium qemu-aarch64 arm64-sysroot umoci skopeo mmdebstrap)
 
 # The Debian packages that bring each tool, first choice first.
 packages_of() {
@@ -33,7 +34,8 @@ packages_of() {
 		qemu-system-i386) echo "qemu-system-x86" ;;
 		umoci) echo "umoci" ;;
 		skopeo) echo "skopeo" ;;
-		*) die "unknown tool '$1' (known: nginx chromium qemu-aarch64 arm64-sysroot umoci skopeo qemu-system-i386)" ;;
+		mmdebstrap) echo "mmdebstrap" ;;
+		*) die "unknown tool '$1' (known: nginx chromium qemu-aarch64 arm64-sysroot umoci skopeo mmdebstrap qemu-system-i386)" ;;
 	esac
 }
 
@@ -41,6 +43,8 @@ path_of() {
 	if [[ $1 == arm64-sysroot ]]; then
 		find_tool qemu-aarch64 >/dev/null || return 1
 		bash "$REPO_ROOT/build-scripts/arm64-sysroot.sh" 2>/dev/null
+	elif [[ $1 == mmdebstrap ]]; then
+		find_tool arch-test >/dev/null && find_tool mmdebstrap
 	else
 		find_tool "$1"
 	fi
@@ -50,18 +54,22 @@ path_of() {
 missing=()
 for t in "${TOOLS[@]}"; do
 	[[ $t == arm64-sysroot ]] && continue
-	find_tool "$t" >/dev/null || missing+=("$t")
+	path_of "$t" >/dev/null || missing+=("$t")
 done
 if ((${#missing[@]})) && can_install; then
 	first=()
 	for t in "${missing[@]}"; do
 		read -r -a pkgs <<<"$(packages_of "$t")"
 		first+=("${pkgs[0]}")
+		# mmdebstrap needs arch-test to build for a foreign architecture.
+		[[ $t == mmdebstrap ]] && first+=(arch-test)
 	done
 	if ! install_packages "${first[@]}"; then
 		for t in "${missing[@]}"; do
 			read -r -a pkgs <<<"$(packages_of "$t")"
-			for p in "${pkgs[@]}"; do install_packages "$p" && break; done || true
+			[[ $t == mmdebstrap ]] && pkgs=("mmdebstrap arch-test")
+			# shellcheck disable=SC2086 # "mmdebstrap arch-test" is two packages installed together
+			for p in "${pkgs[@]}"; do install_packages $p && break; done || true
 		done
 	fi
 fi
@@ -83,6 +91,7 @@ for t in "${TOOLS[@]}"; do
 	else
 		how="sudo apt-get install ${pkgs[0]}"
 		[[ $t == arm64-sysroot ]] && how="$how, then: sudo bash build-scripts/arm64-sysroot.sh"
+		[[ $t == mmdebstrap ]] && how="$how arch-test"
 		json+="$sep\"$t\":{\"path\":null,\"install\":\"$how\"}"
 	fi
 	sep=","

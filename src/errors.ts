@@ -24,6 +24,8 @@ export const EXIT = {
   captureTimeout: 21,
   imageInvalid: 22,
   imageArch: 23,
+  packageUnknown: 24,
+  buildFailed: 25,
   guestFailed: 30,
   stateLocked: 31,
   inputNotRead: 32,
@@ -62,6 +64,8 @@ export type ErrorCode =
   | "VMSFX_CAPTURE_TIMEOUT"
   | "VMSFX_IMAGE_INVALID"
   | "VMSFX_IMAGE_ARCH"
+  | "VMSFX_PACKAGE_UNKNOWN"
+  | "VMSFX_BUILD_FAILED"
   | "VMSFX_GUEST_FAILED"
   | "VMSFX_STATE_LOCKED"
   | "VMSFX_INPUT_NOT_READ"
@@ -100,6 +104,8 @@ const EXIT_BY_CODE: Record<ErrorCode, number> = {
   VMSFX_CAPTURE_TIMEOUT: EXIT.captureTimeout,
   VMSFX_IMAGE_INVALID: EXIT.imageInvalid,
   VMSFX_IMAGE_ARCH: EXIT.imageArch,
+  VMSFX_PACKAGE_UNKNOWN: EXIT.packageUnknown,
+  VMSFX_BUILD_FAILED: EXIT.buildFailed,
   VMSFX_GUEST_FAILED: EXIT.guestFailed,
   VMSFX_STATE_LOCKED: EXIT.stateLocked,
   VMSFX_INPUT_NOT_READ: EXIT.inputNotRead,

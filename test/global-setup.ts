@@ -35,6 +35,7 @@ const NEEDED_BY: Record<HostToolName, string> = {
   "arm64-sysroot": "the linux-arm64 executable test",
   umoci: "the tests that read images made by real OCI tools",
   skopeo: "the tests that read images made by real OCI tools",
+  mmdebstrap: "the tests that build an app's file system from Debian packages",
 };
 
 function provideHostTools(): Partial<Record<HostToolName, HostTool>> {
