@@ -170,11 +170,11 @@ export class LinePacer {
     if (atPrompt) {
       const line = this.recent.slice(this.recent.lastIndexOf("\n") + 1).replace(/\r/g, "");
       if (line.trim().length > 0 && line.length <= MAX_PROMPT) this.promptText = line;
+      // The guest came back for input after reading whatever it was sent on quiet.
+      this.unconfirmed = { lines: 0, first: undefined };
     }
     this.ready = true;
     this.atPrompt = atPrompt;
-    // The guest came back for input after reading whatever it was sent on quiet.
-    if (atPrompt) this.unconfirmed = { lines: 0, first: undefined };
     this.release();
   }
 
