@@ -31,8 +31,8 @@ const run = (cmd: string, args: string[]) => execFileSync(cmd, args, { cwd: ROOT
 const NEEDED_BY: Record<HostToolName, string> = {
   nginx: "the tests that serve thin bundles from a real nginx",
   chromium: "the browser-window (--gui) tests",
-  "qemu-aarch64": "the linux-arm64 executable test",
-  "arm64-sysroot": "the linux-arm64 executable test",
+  "qemu-aarch64": "the linux-arm64 executable tests",
+  "arm64-sysroot": "the linux-arm64 executable tests",
   umoci: "the tests that read images made by real OCI tools",
   skopeo: "the tests that read images made by real OCI tools",
   mmdebstrap: "the tests that build an app's file system from Debian packages",
