@@ -122,7 +122,7 @@ async function decompressor(raw: Readable, source: string, name: string): Promis
     raw.once("end", () => resolve(Buffer.alloc(0)));
   });
   if (head[0] === 0x1f && head[1] === 0x8b) return createGunzip();
-  if (head.readUInt32LE(0) === 0xfd2fb528 && head.length >= 4) {
+  if (head.length >= 4 && head.readUInt32LE(0) === 0xfd2fb528) {
     throw new VmsfxError("VMSFX_IMAGE_INVALID", `${source}: layer ${name} is zstd-compressed, which vmsfx cannot read yet. Save the image with gzip or uncompressed layers (for example \`skopeo copy\` to docker-archive).`);
   }
   return new PassThrough();
