@@ -7,7 +7,7 @@ import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
 import * as tar from "tar-stream";
 import { VmsfxError, fromFsError } from "../errors";
-import { imageError } from "./image-store";
+import { hashing, imageError } from "./image-store";
 import { LayerMergeError, MergedTree, type EntryType, type LayerEntry, type MergedEntry } from "./layer-merge";
 import type { OciImage } from "./oci-image";
 
@@ -70,12 +70,6 @@ async function readLayer(image: OciImage, i: number, onEntry: (e: LayerEntry, da
   const raw = await image.store.open(layer.name);
   if (!raw) throw imageError(image.source, `layer ${layer.name} is missing`);
   const hash = createHash("sha256");
-  const tap = new Transform({
-    transform(chunk, _enc, cb) {
-      hash.update(chunk);
-      cb(null, chunk);
-    },
-  });
   const extract = tar.extract();
   let index = 0;
   extract.on("entry", (h, stream, next) => {
@@ -95,7 +89,7 @@ async function readLayer(image: OciImage, i: number, onEntry: (e: LayerEntry, da
       .then(() => next(), next);
   });
   try {
-    await pipeline(raw as Readable, await decompressor(raw as Readable, image.source, layer.name), tap, extract);
+    await pipeline(raw as Readable, await decompressor(raw as Readable, image.source, layer.name), hashing(hash), extract);
   } catch (e) {
     if (e instanceof VmsfxError) throw e;
     throw imageError(image.source, `layer ${layer.name} is not a readable tar (${(e as Error).message})`);

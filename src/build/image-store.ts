@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { createHash, type Hash } from "node:crypto";
 import { createReadStream, createWriteStream, promises as fsp } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -128,13 +128,7 @@ async function indexTar(file: string, scratch: string, files: Map<string, string
     }
     const tmp = path.join(scratch, `part-${n++}`);
     const hash = createHash("sha256");
-    const tap = new Transform({
-      transform(chunk, _enc, cb) {
-        hash.update(chunk);
-        cb(null, chunk);
-      },
-    });
-    pipeline(stream, tap, createWriteStream(tmp))
+    pipeline(stream, hashing(hash), createWriteStream(tmp))
       .then(async () => {
         const hex = hash.digest("hex");
         await fsp.rename(tmp, path.join(scratch, hex));
@@ -148,6 +142,16 @@ async function indexTar(file: string, scratch: string, files: Map<string, string
   await done.catch((e: unknown) => {
     if (e instanceof VmsfxError) throw e;
     throw imageError(file, `is not a readable tar archive (${(e as Error).message})`);
+  });
+}
+
+/** A pass-through stage that feeds every byte it passes into `hash`. */
+export function hashing(hash: Hash): Transform {
+  return new Transform({
+    transform(chunk, _enc, cb) {
+      hash.update(chunk);
+      cb(null, chunk);
+    },
   });
 }
 

@@ -6,6 +6,7 @@ import * as path from "node:path";
 import * as tar from "tar-stream";
 import { ext4FromTar } from "../../src/build/disk-image";
 import { tempDir } from "../helpers/synthetic-snapshot";
+import { packed } from "./image-fixture";
 
 /** The app's disk image from a file-system tar, read back with e2fsprogs' own debugfs. */
 
@@ -15,11 +16,8 @@ const debugfs = (img: string, request: string) => execFileSync("debugfs", ["-R",
 async function tarFile(entries: { h: tar.Headers; data?: Buffer }[]): Promise<string> {
   const pack = tar.pack();
   for (const e of entries) pack.entry(e.h, e.data);
-  pack.finalize();
-  const chunks: Buffer[] = [];
-  for await (const c of pack) chunks.push(c as Buffer);
   const file = path.join(tempDir(), "rootfs.tar");
-  writeFileSync(file, Buffer.concat(chunks));
+  writeFileSync(file, await packed(pack));
   return file;
 }
 

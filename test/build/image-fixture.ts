@@ -26,6 +26,11 @@ export async function tarOf(entries: FixtureEntry[]): Promise<Buffer> {
     const type = e.type ?? (e.name.endsWith("/") ? "directory" : "file");
     pack.entry({ name: e.name, type, linkname: e.linkname, mode: e.mode ?? (type === "directory" ? 0o755 : 0o644), mtime: new Date(1704067200000) }, type === "file" ? (e.data ?? "") : undefined);
   }
+  return packed(pack);
+}
+
+/** The bytes of a finished tar-stream pack. */
+export async function packed(pack: tar.Pack): Promise<Buffer> {
   pack.finalize();
   const chunks: Buffer[] = [];
   for await (const c of pack) chunks.push(c as Buffer);
@@ -74,10 +79,7 @@ export async function writeDockerArchive(file: string, layers: FixtureEntry[][],
   // Latin-1 round-trips every byte of the binary layer tars through the string-typed fixture.
   const pack = tar.pack();
   for (const e of entries) pack.entry({ name: e.name, type: e.type ?? "file", linkname: e.linkname }, e.type ? undefined : Buffer.from(e.data ?? "", "latin1"));
-  pack.finalize();
-  const chunks: Buffer[] = [];
-  for await (const c of pack) chunks.push(c as Buffer);
-  writeFileSync(file, Buffer.concat(chunks));
+  writeFileSync(file, await packed(pack));
   return file;
 }
 
