@@ -22,7 +22,7 @@ set -euo pipefail
 log() { printf 'build-sample: %s\n' "$*" >&2; }
 die() { printf 'build-sample: error: %s\n' "$*" >&2; exit 1; }
 # shellcheck source=lib/apt-debs.sh
-source "$(dirname "${BASH_SOURCE[0]}")/lib/apt-debs.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib/guest-debs.sh"
 
 usage="usage: bash build-scripts/build-sample.sh [shell|python]"
 [[ $# -le 1 ]] || die "$usage"
@@ -71,25 +71,6 @@ OUT_PARENT=.cache/samples
 OUT_DIR=$OUT_PARENT/$SAMPLE
 [[ -f $SRC_DIR/init && -d $SRC_DIR/disk ]] || die "$SRC_DIR/init or $SRC_DIR/disk/ is missing"
 
-# Debian 12's 686 (non-PAE) flavour: v86 emulates a 32-bit CPU without PAE.
-KERNEL_FLAVOUR=686
-KERNEL_META=linux-image-$KERNEL_FLAVOUR
-
-# Kernel modules the guest needs to mount an ext4 disk on v86's IDE (ata_piix)
-# controller, in load order. Checked against each module's "depends=" below,
-# so a new kernel that needs more fails the build instead of the boot.
-# The *_generic crypto drivers are loaded before crc-t10dif and crc64-rocksoft
-# so those find their algorithm at once rather than via a failing modprobe
-# request. crc32c-intel needs SSE4.2, which v86 does not emulate; the
-# trailing "?" tells /init a failure there is expected.
-MODULES=(
-	'crc32c-intel?' crc32c_generic
-	scsi_common scsi_mod libata ata_piix
-	crc64 crct10dif_common crct10dif_generic crc-t10dif
-	crc64_rocksoft_generic crc64-rocksoft t10-pi sd_mod
-	crc16 mbcache jbd2 ext4
-)
-
 : "${SOURCE_DATE_EPOCH:=1704067200}" # 2024-01-01T00:00:00Z
 [[ $SOURCE_DATE_EPOCH =~ ^[0-9]+$ ]] || die "SOURCE_DATE_EPOCH must be a number of seconds, got '$SOURCE_DATE_EPOCH'"
 
@@ -103,65 +84,7 @@ if command -v flock >/dev/null; then
 	flock 9
 fi
 
-# --- apt helpers (only used when something is missing) ----------------------
-
-
-
-# The kernel and busybox are i386 packages; on other hosts apt only sees them
-# once i386 is a foreign architecture.
-ensure_i386_arch() {
-	command -v apt-get >/dev/null || die "apt-get not found: this needs a Debian-based host, or the .debs placed in $DEB_DIR/ beforehand"
-	if [[ $(dpkg --print-architecture) != i386 ]] && ! dpkg --print-foreign-architectures | grep -qx i386; then
-		can_install || die "apt needs the i386 architecture to download the guest's packages, and adding it needs root: run 'sudo dpkg --add-architecture i386 && sudo apt-get update', or place the .debs in $DEB_DIR/ beforehand"
-		log "enabling the i386 architecture in dpkg (dpkg --add-architecture i386)"
-		as_root dpkg --add-architecture i386
-		apt_updated=0
-		apt_update_once
-	fi
-	if ! apt-cache show "$KERNEL_META:i386" >/dev/null 2>&1; then
-		apt_update_once
-		apt-cache show "$KERNEL_META:i386" >/dev/null 2>&1 ||
-			die "apt does not know $KERNEL_META:i386; is a Debian 12 (bookworm) main repository configured?"
-	fi
-}
-
-# --- the .debs ---------------------------------------------------------------
-
-# Newest cached .deb matching a glob, or nothing.
-cached_deb() {
-	local glob=$1
-	compgen -G "$DEB_DIR/$glob" | sort -V | tail -n 1 || true
-}
-
-
-KERNEL_DEB=$(cached_deb "linux-image-*-$KERNEL_FLAVOUR-unsigned_*_i386.deb")
-BUSYBOX_DEB=$(cached_deb 'busybox-static_*_i386.deb')
-SEABIOS_DEB=$(cached_deb 'seabios_*_all.deb')
-
-if [[ -z $KERNEL_DEB || -z $BUSYBOX_DEB || -z $SEABIOS_DEB ]]; then
-	ensure_i386_arch
-	wanted=()
-	if [[ -z $KERNEL_DEB ]]; then
-		# The metapackage depends on the signed image of the current ABI
-		# (linux-image-6.1.0-NN-686); the -unsigned package of that name
-		# holds the same kernel without the Secure Boot packaging.
-		signed=$(apt-cache depends "$KERNEL_META:i386" |
-			sed -n "s/^ *Depends: \(linux-image-[0-9][^:]*-$KERNEL_FLAVOUR\)\(:i386\)\{0,1\}$/\1/p" | head -n 1)
-		[[ -n $signed ]] || die "could not find the current kernel ABI from 'apt-cache depends $KERNEL_META:i386'"
-		apt-cache show "$signed-unsigned:i386" >/dev/null 2>&1 || die "apt does not know $signed-unsigned:i386"
-		log "current Debian kernel: $signed-unsigned"
-		wanted+=("$signed-unsigned:i386")
-	fi
-	[[ -n $BUSYBOX_DEB ]] || wanted+=(busybox-static:i386)
-	[[ -n $SEABIOS_DEB ]] || wanted+=(seabios)
-	download_debs "$DEB_DIR" "${wanted[@]}"
-	KERNEL_DEB=$(cached_deb "linux-image-*-$KERNEL_FLAVOUR-unsigned_*_i386.deb")
-	BUSYBOX_DEB=$(cached_deb 'busybox-static_*_i386.deb')
-	SEABIOS_DEB=$(cached_deb 'seabios_*_all.deb')
-	[[ -n $KERNEL_DEB && -n $BUSYBOX_DEB && -n $SEABIOS_DEB ]] || die "expected .debs are still missing from $DEB_DIR after downloading"
-else
-	log "using cached packages in $DEB_DIR"
-fi
+fetch_base_debs
 
 # The sample's own packages, cached the same way. "<name>_" globs never mix up libc6 and
 # libc6-dev.
@@ -194,6 +117,7 @@ ensure_tool mke2fs e2fsprogs
 inputs_digest() {
 	{
 		sha256sum <"$SCRIPT_PATH"
+		sha256sum <"$(dirname "$SCRIPT_PATH")/lib/guest-debs.sh"
 		sha256sum <"$SRC_DIR/init"
 		sha256sum <"$SRC_DIR/vmsfx-agent"
 		printf '%s\n' "$(basename "$KERNEL_DEB")" "$(basename "$BUSYBOX_DEB")" "$(basename "$SEABIOS_DEB")"
@@ -266,30 +190,11 @@ STAGE=$WORK/out
 INITRD=$WORK/initrd
 mkdir -p "$EXTRACT" "$STAGE" "$INITRD"
 
-for deb in "$KERNEL_DEB" "$BUSYBOX_DEB" "$SEABIOS_DEB"; do
-	log "unpacking $(basename "$deb")"
-	dpkg-deb -x "$deb" "$EXTRACT"
-done
-
-kernels=("$EXTRACT"/boot/vmlinuz-*)
-[[ ${#kernels[@]} -eq 1 && -f ${kernels[0]} ]] || die "expected exactly one /boot/vmlinuz-* in $(basename "$KERNEL_DEB")"
-KVER=${kernels[0]##*/vmlinuz-}
-MODDIR=
-for d in "$EXTRACT/lib/modules/$KVER" "$EXTRACT/usr/lib/modules/$KVER"; do
-	[[ -d $d ]] && MODDIR=$d
-done
-[[ -n $MODDIR ]] || die "no modules folder for kernel $KVER in $(basename "$KERNEL_DEB")"
-log "kernel $KVER"
-
-cp "${kernels[0]}" "$STAGE/vmlinuz"
-# v86 loads SeaBIOS for a cold boot and the plain VGA BIOS for its stdvga card.
-cp "$EXTRACT/usr/share/seabios/bios.bin" "$STAGE/bios.bin"
-cp "$EXTRACT/usr/share/seabios/vgabios-stdvga.bin" "$STAGE/vgabios.bin"
+unpack_base_debs "$EXTRACT" "$STAGE"
 
 # --- initrd ---------------------------------------------------------------
 
 mkdir -p "$INITRD"/{bin,sbin,usr/bin,usr/sbin,dev,proc,sys,mnt,tmp,root,etc,lib/modules}
-[[ -x $EXTRACT/bin/busybox ]] || die "no /bin/busybox in $(basename "$BUSYBOX_DEB")"
 cp "$EXTRACT/bin/busybox" "$INITRD/bin/busybox"
 # The kernel runs /init through its #! line before /init can make the other
 # applet links, so /bin/sh has to exist already.
@@ -298,38 +203,7 @@ cp "$SRC_DIR/init" "$INITRD/init"
 # The guest agent (docs/guest-agent.md), started by /init.
 cp "$SRC_DIR/vmsfx-agent" "$INITRD/bin/vmsfx-agent"
 
-# Index modules by their kernel name: "-" and "_" are interchangeable there,
-# and newer Debian kernels ship them compressed.
-declare -A module_files=()
-while IFS= read -r -d '' f; do
-	name=${f##*/}
-	name=${name%%.ko*}
-	module_files[${name//-/_}]=$f
-done < <(find "$MODDIR/kernel" \( -name '*.ko' -o -name '*.ko.xz' -o -name '*.ko.zst' -o -name '*.ko.gz' \) -print0)
-
-declare -A loaded=()
-: >"$INITRD/lib/modules/load-order"
-for entry in "${MODULES[@]}"; do
-	mod=${entry%'?'}
-	key=${mod//-/_}
-	src=${module_files[$key]:-}
-	[[ -n $src ]] || die "kernel $KVER has no module '$mod' (is it built in now? then drop it from MODULES)"
-	dst=$INITRD/lib/modules/$mod.ko
-	# busybox insmod cannot be relied on to decompress; store them plain.
-	case "$src" in
-		*.ko) cp "$src" "$dst" ;;
-		*.ko.xz) xz -dc "$src" >"$dst" ;;
-		*.ko.zst) zstd -qdc "$src" >"$dst" ;;
-		*.ko.gz) gzip -dc "$src" >"$dst" ;;
-	esac
-	deps=$(tr '\0' '\n' <"$dst" | sed -n 's/^depends=//p' | head -n 1)
-	for dep in ${deps//,/ }; do
-		[[ -n ${loaded[${dep//-/_}]:-} ]] || die "module $mod depends on $dep, which is not loaded before it; fix MODULES in $0"
-	done
-	loaded[$key]=1
-	printf '%s\n' "$entry" >>"$INITRD/lib/modules/load-order"
-done
-log "initrd modules: ${MODULES[*]}"
+stage_modules "$INITRD" "${DISK_MODULES[@]}"
 
 # A disk with a Debian /usr tree is mounted at /mnt by /init; programs from it find the dynamic
 # linker and their libraries at the usual /lib paths through these links.
@@ -338,15 +212,10 @@ if ((${#ROOTFS_DEBS[@]})); then
 	ln -s /mnt/usr/lib/i386-linux-gnu/ld-linux.so.2 "$INITRD/lib/ld-linux.so.2"
 fi
 
-# Fixed owners, modes and times, sorted entries: the same inputs give the
-# same initrd bytes.
 chmod -R u=rwX,go=rX "$INITRD"
 chmod 0755 "$INITRD/init" "$INITRD/bin/busybox" "$INITRD/bin/vmsfx-agent"
 chmod 1777 "$INITRD/tmp"
-find "$INITRD" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
-(cd "$INITRD" && find . -mindepth 1 -print0 | LC_ALL=C sort -z |
-	cpio --null --create --format=newc --owner=0:0 --reproducible --quiet) |
-	gzip -9 -n >"$STAGE/initrd.img"
+pack_initrd "$INITRD" "$STAGE/initrd.img"
 
 # --- data disk ---------------------------------------------------------------
 

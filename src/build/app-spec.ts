@@ -37,6 +37,8 @@ export interface AppSpec {
   memoryMiB: number;
   /** Size of the app's own file system disk. */
   diskMiB: number;
+  /** Size of the data disk (the user's work under `data`); fixed once the app is built. */
+  dataMiB: number;
   /** Debian i386 package names, resolved with their dependencies by Debian's tooling. */
   packages: string[];
   image?: ImageSource;
@@ -51,7 +53,7 @@ export interface AppSpec {
   data: string[];
 }
 
-const FIELDS = ["name", "description", "icon", "memoryMiB", "diskMiB", "packages", "image", "files", "run", "env", "workdir", "user", "ready", "data"];
+const FIELDS = ["name", "description", "icon", "memoryMiB", "diskMiB", "dataMiB", "packages", "image", "files", "run", "env", "workdir", "user", "ready", "data"];
 const NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 // Debian policy 5.6.1: lower case letters, digits, + - . ; at least two characters, starting alphanumeric.
 const DEBIAN_PACKAGE = /^[a-z0-9][a-z0-9+.-]+$/;
@@ -195,6 +197,7 @@ export function validateAppSpec(raw: unknown, file: string): AppSpec {
     icon,
     memoryMiB: r.integer("memoryMiB", 16, 2048, 128),
     diskMiB: r.integer("diskMiB", 8, 65536, 512),
+    dataMiB: r.integer("dataMiB", 8, 65536, 512),
     ...parseSources(r),
     run: parseRun(r),
     env: parseEnv(r),

@@ -35,41 +35,157 @@ export interface FlatRootfs {
   bytes: number;
 }
 
+/** One layer: a plain tar stream, and a check that runs once it has been read to the end. */
+export interface TarLayer {
+  /** For messages: "layer sha256:…", "the Debian packages", "the spec's files". */
+  label: string;
+  read(): Promise<{ tar: Readable; verify(): void }>;
+  /** The error for a layer that breaks the merge rules, in the words of its source. */
+  fail(why: string): VmsfxError;
+}
+
+/** A file the build adds on top of every layer once it has seen the merged tree. */
+export interface ExtraFile {
+  path: string;
+  data: Buffer;
+  mode: number;
+}
+
+/** What a build may look at in the merged tree before it is written. */
+export interface TreeView {
+  tree: MergedTree;
+  /** A regular file's bytes (symlinks followed inside the root); undefined if there is none. */
+  readFile(guestPath: string): Promise<Buffer | undefined>;
+}
+
+export interface MergeOutputs {
+  /** The root file system's tar. */
+  root: string;
+  /** Guest paths whose contents go to `data.out` instead (the folders stay in the root, empty). */
+  data?: { paths: string[]; out: string };
+  finish?: (view: TreeView) => Promise<ExtraFile[]>;
+}
+
 /** Writes the merged tree of `image` to `out` (temp file, fsync, rename). */
 export async function writeFlatRootfs(image: OciImage, out: string): Promise<FlatRootfs> {
+  return mergeLayers(imageLayers(image), { root: out });
+}
+
+/** The layers of an OCI image, each checked against its diff_id after it is read. */
+export function imageLayers(image: OciImage): TarLayer[] {
+  return image.layers.map((layer) => ({
+    label: `layer ${layer.name}`,
+    fail: (why) => imageError(image.source, why),
+    async read() {
+      const raw = (await image.store.open(layer.name)) as Readable | undefined;
+      if (!raw) throw imageError(image.source, `layer ${layer.name} is missing`);
+      const hash = createHash("sha256");
+      const tarStream = new PassThrough();
+      // Errors of any stage reach the reader of the tar.
+      pipeline(raw, await decompressor(raw, image.source, layer.name), hashing(hash), tarStream).catch((e) => tarStream.destroy(e));
+      return {
+        tar: tarStream,
+        verify() {
+          if (hash.digest("hex") !== layer.diffId) throw imageError(image.source, `layer ${layer.name} does not match its diff_id sha256:${layer.diffId}`);
+        },
+      };
+    },
+  }));
+}
+
+/** A plain tar file of our own making (mmdebstrap's output, the spec's files) as a layer. */
+export function tarFileLayer(file: string, label: string): TarLayer {
+  return {
+    label,
+    fail: (why) => new VmsfxError("VMSFX_BUILD_FAILED", `${label}: ${why}`),
+    async read() {
+      return { tar: createReadStream(file), verify() {} };
+    },
+  };
+}
+
+/**
+ * Applies the layers in order and writes the result, sorted, as the root's tar (and the data
+ * paths' contents as a second tar). Each layer is read twice as a stream: once for its entries,
+ * once for the data of the entries that won. That data waits in a scratch folder under names of
+ * our own (`<layer>-<entry>`), so a name from a layer is never a path on this machine.
+ */
+export async function mergeLayers(layers: TarLayer[], outs: MergeOutputs): Promise<FlatRootfs> {
   const tree = new MergedTree();
-  for (let i = 0; i < image.layers.length; i++) {
+  for (let i = 0; i < layers.length; i++) {
     const entries: LayerEntry[] = [];
-    await readLayer(image, i, (e) => void entries.push(e));
-    try {
-      tree.apply(i, entries);
-    } catch (e) {
-      if (e instanceof LayerMergeError) throw imageError(image.source, e.message);
-      throw e;
-    }
+    await readLayer(layers[i], (e) => void entries.push(e));
+    applyLayer(tree, layers[i], i, entries);
   }
-  const winners = tree.entries();
   const scratch = await fsp.mkdtemp(path.join(os.tmpdir(), "vmsfx-rootfs-"));
   try {
-    const wanted = new Set(winners.filter((w) => w.type === "file" && w.size > 0).map((w) => `${w.layer}-${w.index}`));
-    for (let i = 0; i < image.layers.length; i++) {
-      await readLayer(image, i, async (e, data) => {
+    const wanted = new Set(tree.entries().filter((w) => w.type === "file" && w.size > 0).map((w) => `${w.layer}-${w.index}`));
+    for (let i = 0; i < layers.length; i++) {
+      await readLayer(layers[i], async (e, data) => {
         const key = `${i}-${e.index}`;
         if (wanted.has(key)) await pipeline(data, createWriteStream(path.join(scratch, key)));
       });
     }
-    return await writeTar(winners, scratch, out);
+    const extra = outs.finish ? await outs.finish(treeView(tree, scratch)) : [];
+    if (extra.length) await addExtra(tree, layers.length, extra, scratch);
+    const all = tree.entries();
+    const inData = dataFilter(outs.data?.paths ?? []);
+    const r = await writeTar(all.filter((e) => !inData(e.path)), scratch, outs.root);
+    if (outs.data) await writeTar(all.filter((e) => inData(e.path) || isAncestorOfData(e.path, outs.data!.paths)), scratch, outs.data.out);
+    return r;
   } finally {
     await fsp.rm(scratch, { recursive: true, force: true });
   }
 }
 
-/** Streams one layer's entries (its data is drained unless `onEntry` reads it); checks its diff_id. */
-async function readLayer(image: OciImage, i: number, onEntry: (e: LayerEntry, data: Readable) => void | Promise<void>): Promise<void> {
-  const layer = image.layers[i];
-  const raw = await image.store.open(layer.name);
-  if (!raw) throw imageError(image.source, `layer ${layer.name} is missing`);
-  const hash = createHash("sha256");
+function applyLayer(tree: MergedTree, layer: TarLayer, i: number, entries: LayerEntry[]): void {
+  try {
+    tree.apply(i, entries);
+  } catch (e) {
+    if (e instanceof LayerMergeError) throw layer.fail(e.message);
+    throw e;
+  }
+}
+
+function treeView(tree: MergedTree, scratch: string): TreeView {
+  return {
+    tree,
+    async readFile(guestPath) {
+      let e = tree.get(tree.follow(guestPath));
+      if (e?.type === "link") e = tree.get(e.linkname!);
+      if (e?.type !== "file") return undefined;
+      if (e.size === 0) return Buffer.alloc(0);
+      return fsp.readFile(path.join(scratch, `${e.layer}-${e.index}`));
+    },
+  };
+}
+
+async function addExtra(tree: MergedTree, layer: number, files: ExtraFile[], scratch: string): Promise<void> {
+  const entries: LayerEntry[] = [];
+  for (const [index, f] of files.entries()) {
+    await fsp.writeFile(path.join(scratch, `${layer}-${index}`), f.data);
+    entries.push({ name: f.path, type: "file", mode: f.mode, uid: 0, gid: 0, mtime: 0, size: f.data.byteLength, index });
+  }
+  tree.apply(layer, entries);
+}
+
+/** Whether a tree path lies strictly inside one of the data paths (guest paths, absolute). */
+function dataFilter(paths: string[]): (p: string) => boolean {
+  const prefixes = paths.map((d) => `${d.replace(/^\/+/, "")}/`);
+  return (p) => prefixes.some((pre) => p.startsWith(pre));
+}
+
+/** The data paths themselves and their parents: folders both disks have. */
+function isAncestorOfData(p: string, paths: string[]): boolean {
+  return paths.some((d) => {
+    const rel = d.replace(/^\/+/, "");
+    return rel === p || rel.startsWith(`${p}/`);
+  });
+}
+
+/** Streams one layer's entries (its data is drained unless `onEntry` reads it), then verifies it. */
+async function readLayer(layer: TarLayer, onEntry: (e: LayerEntry, data: Readable) => void | Promise<void>): Promise<void> {
+  const { tar: tarStream, verify } = await layer.read();
   const extract = tar.extract();
   let index = 0;
   extract.on("entry", (h, stream, next) => {
@@ -89,12 +205,12 @@ async function readLayer(image: OciImage, i: number, onEntry: (e: LayerEntry, da
       .then(() => next(), next);
   });
   try {
-    await pipeline(raw as Readable, await decompressor(raw as Readable, image.source, layer.name), hashing(hash), extract);
+    await pipeline(tarStream, extract);
   } catch (e) {
     if (e instanceof VmsfxError) throw e;
-    throw imageError(image.source, `layer ${layer.name} is not a readable tar (${(e as Error).message})`);
+    throw layer.fail(`${layer.label} is not a readable tar (${(e as Error).message})`);
   }
-  if (hash.digest("hex") !== layer.diffId) throw imageError(image.source, `layer ${layer.name} does not match its diff_id sha256:${layer.diffId}`);
+  verify();
 }
 
 /**
@@ -138,7 +254,8 @@ async function writeTar(entries: MergedEntry[], scratch: string, out: string): P
         await pipeline(createReadStream(path.join(scratch, `${e.layer}-${e.index}`)), sink);
         bytes += e.size;
       } else {
-        await new Promise<void>((resolve, reject) => pack.entry(header, (err) => (err ? reject(err) : resolve())));
+        // With no body given, tar-stream waits for a file entry's stream to end, even an empty one.
+        await new Promise<void>((resolve, reject) => pack.entry(header, Buffer.alloc(0), (err) => (err ? reject(err) : resolve())));
       }
     }
     pack.finalize();

@@ -67,6 +67,14 @@ export class MergedTree {
     return this.table.get(p);
   }
 
+  /**
+   * Where a guest path leads once every symlink on the way is followed inside the root (the last
+   * component too), as the guest's own lookups would; "" is the root.
+   */
+  follow(p: string): string {
+    return this.resolve(clean(p, -1), -1, p);
+  }
+
   /** Every entry, parents before children (sorted by path components). */
   entries(): MergedEntry[] {
     return [...this.table.values()].filter((e) => e.path !== "").sort((a, b) => comparePaths(a.path, b.path));

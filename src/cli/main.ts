@@ -9,6 +9,7 @@ import { inspectCommand, runCommand, verifyCommand } from "./read-commands";
 import { TARGET_NAMES, type TargetName } from "../packaging/node-targets";
 import { resetState } from "../launcher/reset-state";
 import { GUI_OPTIONS, guiFrom } from "../gui/gui-options";
+import { buildCommand } from "./build-command";
 
 /**
  * The `vmsfx` command line. Every failure ends here: a VmsfxError prints one line and exits with
@@ -54,6 +55,23 @@ export async function main(argv: string[]): Promise<number> {
           .option("quiet", { alias: "q", type: "boolean", default: false })
           .example("$0 capture samples/shell/vm.json -o snap", ""),
       (a) => run(captureCommand({ recipe: a.recipe, out: a.out, blockSize: blockSizeCheck(parseSize(a.blockSize)), diskBlockSize: blockSizeCheck(parseSize(a["disk-block-size"])), level: Math.min(19, Math.max(1, a.level)), verbose: a.verbose, json: a.json, quiet: a.quiet })),
+    )
+    .command(
+      "build <spec>",
+      "Build an app from an app spec (app.json): its guest from Debian packages or an OCI image, booted, run once and captured into a snapshot directory",
+      (y) =>
+        y
+          .positional("spec", { type: "string", demandOption: true, describe: "app spec, e.g. samples/sqlite/app.json" })
+          .option("out", { alias: "o", type: "string", demandOption: true, describe: "snapshot directory to create (must not exist or be empty)" })
+          .option("block-size", { type: "string", default: "256K", describe: "block size for RAM, VGA memory and device state (4K-256K)" })
+          .option("disk-block-size", { type: "string", default: "64K", describe: "block size for disks and boot files (4K-256K)" })
+          .option("level", { type: "number", default: 19, describe: "zstd level per block (1-19); lower builds faster" })
+          .option("verbose", { alias: "v", type: "boolean", default: false, describe: "show the tools' output and the guest console" })
+          .option("json", { type: "boolean", default: false, describe: "print the result as JSON" })
+          .option("quiet", { alias: "q", type: "boolean", default: false })
+          .epilog("Needs a Linux x86-64 host; Debian packages need root and mmdebstrap (sudo apt-get install mmdebstrap arch-test). The executables it makes run anywhere.")
+          .example("$0 build app.json -o snap && $0 pack snap --exe -o myapp", ""),
+      (a) => run(buildCommand({ spec: a.spec, out: a.out, blockSize: blockSizeCheck(parseSize(a.blockSize)), diskBlockSize: blockSizeCheck(parseSize(a["disk-block-size"])), level: Math.min(19, Math.max(1, a.level)), verbose: a.verbose, json: a.json, quiet: a.quiet })),
     )
     .command(
       "pack <snapshot>",

@@ -22,6 +22,8 @@ export interface ConsoleOptions {
   promptPattern?: RegExp;
   /** What the resumed guest showed last (its prompt), so the pacer knows the prompt's text; none for a cold boot. */
   resumedScreen?: string;
+  /** The guest's app starts now (protocol 2): piped input waits for its first prompt. */
+  appStarting?: boolean;
   /** Piped input: when it ends, detach at the guest's next prompt (else keep running). */
   detachAtEndOfInput?: boolean;
 }
@@ -41,7 +43,8 @@ export interface ConsoleBridge {
 export function attachConsole(host: GuestHost, opts: ConsoleOptions): ConsoleBridge {
   const interactive = opts.stdin.isTTY === true;
   const pacer = interactive ? undefined : new LinePacer((b) => host.input(b), undefined, opts.promptPattern);
-  if (opts.resumedScreen !== undefined) pacer?.resumedAfter(opts.resumedScreen);
+  if (opts.appStarting) pacer?.startingApp();
+  else if (opts.resumedScreen !== undefined) pacer?.resumedAfter(opts.resumedScreen);
   const prompts = interactive ? undefined : new TerminalAnswerer(undefined, () => pacer?.prompt());
   // Once closed, guest output is no longer the user's: after an app run (`./app -- ARGS`) the
   // guest's shell redraws its prompt, which is not part of the app's output.

@@ -68,6 +68,20 @@ export class LinePacer {
     this.becomeReady(true);
   }
 
+  /**
+   * An app is about to start (a `vmsfx build` app after a resume): its first line waits for its
+   * prompt, or for quiet once it has printed something, or for `silentMs` of nothing at all (a
+   * program that shows no prompt). Sent earlier, the line would be echoed by the console before
+   * the app has even set the terminal up.
+   */
+  startingApp(silentMs = 2000): void {
+    this.ready = false;
+    this.atPrompt = false;
+    this.spoke = false;
+    this.sinceSend = "";
+    this.idle = setTimeout(() => this.becomeReady(false), silentMs);
+  }
+
   push(chunk: Buffer): void {
     if (this.stopped) return;
     this.queue = Buffer.concat([this.queue, chunk]);

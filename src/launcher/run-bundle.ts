@@ -63,7 +63,7 @@ export interface RunOptions {
 
 export interface RunResult {
   exitCode: number;
-  reason: ExitReason | "detached" | "signal" | "session-limit" | "app-exit";
+  reason: ExitReason | "detached" | "signal" | "session-limit" | "app-exit" | "app-quit";
   /** Set when the publisher's session limit ended the run. */
   notice?: string;
   saved?: { stateDir: string; kind: string; blocks: number; packBytes: number; newBytes: number; ms: number };
@@ -123,6 +123,7 @@ export async function runBundle(file: string, assets: EngineAssets, opts: RunOpt
     mark("opened");
     const m = source.manifest;
     const coldBoot = opts.fresh || previous?.kind === "powered-off";
+    if (m.app && previous?.kind === "suspended" && opts.args?.length) opts.stderr.write("vmsfx: the app is still running where you left it, so the arguments after -- were not used; quit the app first to start it with them.\n");
     if (!coldBoot) checkEngineIdentity(m.engine, assets.identity, file);
     if (thin) {
       const local = new Set(Object.keys(previous?.pack?.blocks ?? {}));
@@ -159,11 +160,15 @@ export async function runBundle(file: string, assets: EngineAssets, opts: RunOpt
       args: opts.args,
       coldBoot,
       terminal: opts.stdout,
-      onExit: (status) => {
+      app: m.app ? { term: process.env.TERM } : undefined,
+      onStarted: () => mark("appStarted"),
+      onExit: (status, detached) => {
+        mark("appExited");
         appStatus = status;
         // Everything the app wrote came before this; what follows is the guest's shell.
         closeConsole();
-        finish("app-exit");
+        // An app whose data disk is off keeps only that disk: the next launch is as fast as this one.
+        finish(m.app && detached ? "app-quit" : "app-exit");
       },
     });
     // The guest sees a failed read as a bad sector; the user is told why, once per disk region.
@@ -201,12 +206,14 @@ export async function runBundle(file: string, assets: EngineAssets, opts: RunOpt
       // Piped input waits (at most 2 s) until the agent has set the clock and reseeded, so a
       // script's first command never sees the capture's clock or random state.
       if (agentListening) inputGate = agent.freshened(2000);
+      // An app gets its input once it runs, not the console before it (10 s: a slow machine).
+      if (m.app && previous?.kind !== "suspended") inputGate = agent.started(10_000);
       // With arguments the user asked for the app's output, not the screen they left.
       if (!opts.args) opts.stdout.write(m.console.tail);
     }
     mark("running");
 
-    const bridge = attachConsole(host, { stdin: opts.stdin, stdout: opts.stdout, stderr: opts.stderr, onDetach: () => finish("detached"), inputGate, resumedScreen: coldBoot ? undefined : m.console.tail, promptPattern: m.boot?.ready ? new RegExp(m.boot.ready) : undefined, detachAtEndOfInput: !opts.stayAfterInput && !opts.args?.length });
+    const bridge = attachConsole(host, { stdin: opts.stdin, stdout: opts.stdout, stderr: opts.stderr, onDetach: () => finish("detached"), inputGate, resumedScreen: coldBoot ? undefined : m.console.tail, appStarting: !coldBoot && !!m.app && previous?.kind !== "suspended", promptPattern: m.boot?.ready ? new RegExp(m.boot.ready) : undefined, detachAtEndOfInput: !opts.stayAfterInput && !opts.args?.length });
     closeConsole = () => bridge.close();
     // Loaded only when asked for: a plain run does not even load the web server.
     const gui = opts.gui ? await (await import("../gui/gui-session")).startGui(host, { ...opts.gui, title: m.guest.name, consoleTail: coldBoot ? undefined : m.console.tail, onSuspend: () => finish("detached"), stdout: opts.stdout, stderr: opts.stderr }) : undefined;
@@ -234,6 +241,7 @@ export async function runBundle(file: string, assets: EngineAssets, opts: RunOpt
       bridge.outputGone(() => finish("signal"));
     };
     const reason = await finished;
+    mark("finished");
     clearTimeout(sessionTimer);
     clearTimeout(runTimer);
     clearTimeout(outputGoneTimer);
@@ -256,7 +264,7 @@ export async function runBundle(file: string, assets: EngineAssets, opts: RunOpt
     }
     // Everything but a crash keeps the user's work: a shut-down guest keeps its disks, any other
     // exit (Ctrl-] q, a signal, the terminal closing) suspends the whole machine.
-    const kind = reason === "poweroff" || reason === "reboot" ? "powered-off" : "suspended";
+    const kind = reason === "app-quit" ? "quit" : reason === "poweroff" || reason === "reboot" ? "powered-off" : "suspended";
     const saved = await saveOnExit({
       kind,
       host,
@@ -276,7 +284,7 @@ export async function runBundle(file: string, assets: EngineAssets, opts: RunOpt
       const e = inputNotRead(unread);
       return { exitCode: e.exitCode, reason, notice: `vmsfx: ${e.message} [${e.code}]`, saved: saveInfo };
     }
-    return { exitCode: reason === "signal" ? 130 : reason === "app-exit" ? appStatus : 0, reason, notice, saved: saveInfo };
+    return { exitCode: reason === "signal" ? 130 : reason === "app-exit" || reason === "app-quit" ? appStatus : 0, reason, notice, saved: saveInfo };
   } finally {
     restoreHandlers();
     await host.stop();

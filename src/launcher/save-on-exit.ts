@@ -8,7 +8,8 @@ import { saveResumePoint, type ResumeKind, type ResumePoint, type SaveResult } f
 /**
  * Turns the end of a session into a resume point that stores only what differs from the bundle.
  * Suspended: device state, the RAM/VGA blocks the guest changed, the disk blocks it wrote.
- * Powered off: only the disks (the next launch cold-boots with them).
+ * Powered off: only the disks (the next launch cold-boots with them). Quit (an app whose data disk
+ * the agent took off): only the disks too, and the next launch resumes the bundle's memory.
  */
 
 /** Fast: a save happens while the user waits for the app to close. */
@@ -48,8 +49,8 @@ export async function saveOnExit(input: SaveOnExitInput): Promise<SaveResult & {
   };
   const empty = (m: BlockMap): BlockMap => ({ ...m, blocks: new Array(m.blocks.length).fill(null) });
 
-  // A shut-down machine keeps only its disks; its memory maps go back to the bundle's, so the
-  // pack holds no RAM the next (cold) boot would never read.
+  // A shut-down machine (or a quit app) keeps only its disks; its memory maps go back to the
+  // bundle's, so the pack holds no RAM the next launch would never read.
   let { state, memory, vgaMemory } = input.kind === "suspended" ? input.base : input.bundleManifest;
   let consoleInfo = input.bundleManifest.console;
   if (input.kind === "suspended") {

@@ -7,7 +7,7 @@ import type { EngineAssets } from "../engine/engine-assets";
 import { SerialTail, TerminalAnswerer } from "../launcher/terminal-answerer";
 import { BlockStoreWriter, bufferSource, fileSource, type StoreStats } from "./block-store";
 import { OverlayDisk } from "./overlay-disk";
-import { MANIFEST_FORMAT, MANIFEST_VERSION, type BlockMap, type DiskEntry, type Manifest } from "./manifest";
+import { MANIFEST_FORMAT, MANIFEST_VERSION, type AppInfo, type BlockMap, type DiskEntry, type Manifest } from "./manifest";
 import { BLOCKS_DIR, writeManifestFile } from "./snapshot-dir";
 import { loadIcon, type Recipe } from "./recipe";
 
@@ -30,6 +30,26 @@ export interface CaptureOptions {
   onProgress?: (done: number, total: number) => void;
   /** Quiet period after the ready pattern before saving, in ms. */
   settleMs?: number;
+  /**
+   * Brings the booted guest to the moment to capture, in place of waiting for the recipe's ready
+   * pattern (an app build drives its guest agent through a trial run). Throws to give up.
+   */
+  untilReady?: (guest: BootingGuest) => Promise<void>;
+  /** Recorded in the manifest: this is an app built with `vmsfx build`. */
+  app?: AppInfo;
+  /** The app's own ready pattern, kept as `boot.ready` in place of the recipe's (null: none). */
+  readyPattern?: RegExp | null;
+}
+
+/** What `untilReady` sees of the guest while it boots. */
+export interface BootingGuest {
+  host: GuestHost;
+  /** The console so far (the last 4 KiB). */
+  console: SerialTail;
+  /** When the recipe's timeout runs out (ms since the epoch). */
+  deadline: number;
+  /** The engine's own failure, if it failed. */
+  fatal(): VmsfxError | undefined;
 }
 
 export interface CaptureResult {
@@ -86,16 +106,8 @@ export async function capture(recipe: Recipe, assets: EngineAssets, opts: Captur
     opts.onPhase?.("booting");
     await host.create(module, machine, disks, boot);
     const deadline = started + recipe.ready.timeoutSeconds * 1000;
-    while (!recipe.ready.serial.test(tail.value)) {
-      if (fatal) throw fatal;
-      if (Date.now() > deadline) {
-        throw new VmsfxError(
-          "VMSFX_CAPTURE_TIMEOUT",
-          `${recipe.file}: the guest did not reach its ready pattern /${recipe.ready.serial.source}/ within ${recipe.ready.timeoutSeconds} s. Last console lines:\n${tail.lastLines()}`,
-        );
-      }
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    if (opts.untilReady) await opts.untilReady({ host, console: tail, deadline, fatal: () => fatal });
+    else await waitForPattern(recipe, tail, deadline, () => fatal);
     const bootMs = Date.now() - started;
     // Let trailing output (and the terminal query answer) land so the saved guest is idle.
     const settle = opts.settleMs ?? 300;
@@ -140,14 +152,30 @@ export async function capture(recipe: Recipe, assets: EngineAssets, opts: Captur
         kernel: await bootMap(boot.kernel),
         initrd: boot.initrd ? await bootMap(boot.initrd) : undefined,
         cmdline: boot.cmdline,
-        ready: recipe.ready.serial.source,
+        ready: opts.readyPattern === undefined ? recipe.ready.serial.source : opts.readyPattern?.source,
       },
-      console: { tail: tail.currentLine() },
+      // An app's console is its own from the first launch; nothing of the build shows.
+      console: { tail: opts.app ? "" : tail.currentLine() },
+      app: opts.app,
     };
     await writeManifestFile(opts.out, manifest);
     return { manifest, stats: store.stats, bootMs };
   } finally {
     await host.stop();
     await Promise.all(diskFiles.map((f) => f.close()));
+  }
+}
+
+async function waitForPattern(recipe: Recipe, tail: SerialTail, deadline: number, fatal: () => VmsfxError | undefined): Promise<void> {
+  while (!recipe.ready.serial.test(tail.value)) {
+    const failed = fatal();
+    if (failed) throw failed;
+    if (Date.now() > deadline) {
+      throw new VmsfxError(
+        "VMSFX_CAPTURE_TIMEOUT",
+        `${recipe.file}: the guest did not reach its ready pattern /${recipe.ready.serial.source}/ within ${recipe.ready.timeoutSeconds} s. Last console lines:\n${tail.lastLines()}`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 20));
   }
 }

@@ -80,6 +80,12 @@ export interface Manifest {
   boot?: BootFiles;
   /** The tail of the serial console at capture, redrawn on resume so the user sees the prompt. */
   console: { tail: string };
+  /**
+   * An app built with `vmsfx build` (guest agent protocol 2): captured before its app starts,
+   * with its data disk unmounted, so the launcher starts the app on every launch and a quit keeps
+   * only the data disk (the next launch resumes this manifest's memory with it).
+   */
+  app?: AppInfo;
   /** The publisher's usage restrictions (a signed bundle's manifest is what the signature covers). */
   policy?: Policy;
   /**
@@ -93,6 +99,14 @@ export interface Manifest {
    * after RAM, kept by `pack --thin --include hot`, and fetched along with RAM by a thin launch.
    */
   hot?: { slot: "hda" | "hdb"; blocks: number[] }[];
+}
+
+export interface AppInfo {
+  protocol: 2;
+  /** The disk that holds the user's work; every other disk is read-only. */
+  dataDisk: "hdb";
+  /** The guest paths kept on it, for messages and `inspect`. */
+  data: string[];
 }
 
 const HASH_RE = /^[0-9a-f]{64}$/;
@@ -265,10 +279,19 @@ export function validateManifest(raw: unknown): Manifest {
     disks,
     boot,
     console: { tail: str(consoleInfo.tail, "console.tail", 8192) },
+    app: m.app === undefined ? undefined : validateApp(m.app, disks),
     policy: m.policy === undefined ? undefined : validatePolicy(m.policy, "manifest policy"),
     remotes: m.remotes === undefined ? undefined : validateRemotes(m.remotes),
     hot: m.hot === undefined ? undefined : validateHot(m.hot, disks),
   };
+}
+
+function validateApp(v: unknown, disks: DiskEntry[]): AppInfo {
+  const o = obj(v, "app");
+  if (o.protocol !== 2) fail("app.protocol", "must be 2");
+  if (o.dataDisk !== "hdb" || !disks.some((d) => d.slot === "hdb")) fail("app.dataDisk", 'must be "hdb", a disk of this manifest');
+  if (!Array.isArray(o.data) || o.data.length > 64) fail("app.data", "must be a list of at most 64 guest paths");
+  return { protocol: 2, dataDisk: "hdb", data: (o.data as unknown[]).map((p, i) => str(p, `app.data[${i}]`, 4096)) };
 }
 
 export function serializeManifest(m: Manifest): Buffer {

@@ -22,7 +22,12 @@ import type { SnapshotSource } from "./snapshot-source";
 export const RESUME_FILE = "resume.json";
 const PACK_RE = /^pack-[0-9a-f]{16}\.bin$/;
 
-export type ResumeKind = "suspended" | "powered-off";
+/**
+ * "suspended": the whole machine, memory included. "powered-off": the guest shut down; the next
+ * launch cold-boots with the saved disks. "quit": an app (manifest `app`) ended with its data disk
+ * unmounted; the next launch resumes the bundle's own memory with the saved data disk.
+ */
+export type ResumeKind = "suspended" | "powered-off" | "quit";
 
 export interface ResumePoint {
   format: "vmsfx-resume";
@@ -30,7 +35,6 @@ export interface ResumePoint {
   /** SHA-256 of the bundle manifest this applies to: a different bundle never resumes it. */
   bundleManifestSha256: string;
   savedAt: string;
-  /** "powered-off": the guest shut down; next launch cold-boots with the saved disks. */
   kind: ResumeKind;
   /** sha256/bytes: the whole pack file (absent in resume points saved before they were recorded). */
   pack: { file: string; sha256?: string; bytes?: number; blocks: Record<BlockHash, [number, number]> } | null;
@@ -74,7 +78,7 @@ export async function readResumePoint(stateDir: string): Promise<ResumePoint | u
   }
   if (raw?.format !== "vmsfx-resume" || raw.version !== 1) throw bad(file, "unknown format");
   if (typeof raw.bundleManifestSha256 !== "string" || !/^[0-9a-f]{64}$/.test(raw.bundleManifestSha256)) throw bad(file, "bundle reference");
-  if (raw.kind !== "suspended" && raw.kind !== "powered-off") throw bad(file, "kind");
+  if (raw.kind !== "suspended" && raw.kind !== "powered-off" && raw.kind !== "quit") throw bad(file, "kind");
   let manifest: Manifest;
   try {
     manifest = validateManifest(raw.manifest);
