@@ -41,7 +41,7 @@ export function appTrial(ready: ReadyWhen, specFile: string, onPhase?: (p: Trial
     const terminal = { isTTY: true, rows: 24, columns: 80 } as NodeJS.WriteStream;
     host.agentInput(Buffer.from([...freshenLines(terminal, Date.now()), "term xterm", "start", ""].join("\n")));
     await next(/^started$/, "the app did not start", appConsole);
-    await appReady(ready, appConsole, output, lines, deadline, fatal, () => failed("the app did not become ready", appConsole));
+    await appReady(ready, appConsole, output, lines, deadline, fatal, failed);
     onPhase?.("app ready");
     onPhase?.("stopping the app");
     host.agentInput(Buffer.from("stop\n"));
@@ -53,14 +53,14 @@ export function appTrial(ready: ReadyWhen, specFile: string, onPhase?: (p: Trial
   };
 }
 
-async function appReady(ready: ReadyWhen, tail: SerialTail, output: { last: number; seen: boolean }, lines: AgentLines, deadline: number, fatal: () => VmsfxError | undefined, timeout: () => VmsfxError): Promise<void> {
+async function appReady(ready: ReadyWhen, tail: SerialTail, output: { last: number; seen: boolean }, lines: AgentLines, deadline: number, fatal: () => VmsfxError | undefined, failed: (why: string, tail: SerialTail) => VmsfxError): Promise<void> {
   for (;;) {
     const failure = fatal();
     if (failure) throw failure;
     const exited = lines.pending().find((l) => l.startsWith("exit "));
-    if (exited) throw new VmsfxError("VMSFX_CAPTURE_TIMEOUT", `the app exited (${exited}) before it was ready. Last console lines:\n${tail.lastLines() || "(none)"}`);
+    if (exited) throw failed(`the app exited with status ${exited.split(" ")[1]} before it was ready`, tail);
     if ("serial" in ready ? ready.serial.test(tail.value) : output.seen && Date.now() - output.last >= ready.quietMs) return;
-    if (Date.now() > deadline) throw timeout();
+    if (Date.now() > deadline) throw failed(`the app did not become ready (${"serial" in ready ? `its console never matched /${ready.serial.source}/` : `its console never fell quiet for ${ready.quietMs} ms after output`}) within the spec's ready.timeoutSeconds`, tail);
     await new Promise((r) => setTimeout(r, 20));
   }
 }

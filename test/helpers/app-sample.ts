@@ -1,0 +1,67 @@
+import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { ROOT } from "./cli";
+
+/**
+ * An app built with `vmsfx build` from a spec under samples/, packed, and kept in
+ * .cache/e2e-apps/ under the hash of everything that shapes it (the build, the guest base's
+ * sources, the spec's folder), so a second run in the same checkout builds nothing. Each caller
+ * gets its own copy of the bundle: a state folder left next to it must not leak between tests.
+ */
+
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, encoding: "utf8" })
+    .map((f) => path.join(dir, f))
+    .filter((f) => statSync(f).isFile())
+    .sort();
+}
+
+function buildKey(specDir: string): string {
+  const h = createHash("sha256");
+  const files = [
+    ...["vmsfx.cjs", "engine-worker.cjs", "v86.wasm"].map((f) => path.join(ROOT, "dist", f)),
+    path.join(ROOT, "build-scripts/guest-base.sh"),
+    path.join(ROOT, "build-scripts/lib/guest-debs.sh"),
+    ...filesUnder(path.join(ROOT, "build-scripts/guest-base")),
+    ...filesUnder(specDir),
+  ];
+  for (const f of files) h.update(path.relative(ROOT, f)).update(readFileSync(f));
+  return h.digest("hex").slice(0, 16);
+}
+
+export interface BuiltApp {
+  /** This caller's copy of the packed bundle. */
+  bundle: string;
+  /** The snapshot folder `vmsfx build` made (shared: do not change it). */
+  snapshot: string;
+  /** What `vmsfx build --json` said, when this call built it. */
+  buildReport?: Record<string, unknown>;
+}
+
+/** Builds (or reuses) samples/<name>/app.json, level 1 so the test tier stays fast. */
+export function builtApp(name: string, specDir = path.join(ROOT, "samples", name)): BuiltApp {
+  const parent = path.join(ROOT, ".cache/e2e-apps");
+  const done = path.join(parent, `${name}-${buildKey(specDir)}`);
+  let buildReport: Record<string, unknown> | undefined;
+  if (!existsSync(path.join(done, "app.vmsfx"))) {
+    for (const old of existsSync(parent) ? readdirSync(parent) : []) if (old.startsWith(`${name}-`)) rmSync(path.join(parent, old), { recursive: true, force: true });
+    const work = `${done}.${process.pid}.tmp`;
+    rmSync(work, { recursive: true, force: true });
+    mkdirSync(work, { recursive: true });
+    const out = execFileSync(process.execPath, ["bin/vmsfx", "build", path.join(specDir, "app.json"), "-o", path.join(work, "snap"), "--level", "1", "--json"], { cwd: ROOT, encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+    buildReport = JSON.parse(out.trim().split("\n").pop()!);
+    execFileSync(process.execPath, ["bin/vmsfx", "pack", path.join(work, "snap"), "-o", path.join(work, "app.vmsfx"), "--quiet"], { cwd: ROOT, stdio: "inherit" });
+    renameSync(work, done);
+  }
+  const mine = mkdtempSync(path.join(os.tmpdir(), `vmsfx-${name}-`));
+  cpSync(path.join(done, "app.vmsfx"), path.join(mine, "app.vmsfx"));
+  return { bundle: path.join(mine, "app.vmsfx"), snapshot: path.join(done, "snap"), buildReport };
+}
+
+/** Whether this machine can build apps from Debian packages (root and mmdebstrap). */
+export function canBuildDebianApps(mmdebstrap: string | undefined): boolean {
+  return process.getuid?.() === 0 && mmdebstrap !== undefined;
+}
