@@ -1,6 +1,6 @@
 import yargs from "yargs";
 import { VmsfxError } from "../errors";
-import { exitQuietlyOnClosedOutput, fail } from "./report-error";
+import { exitQuietlyOnClosedOutput, fail, failIfUnfinished } from "./report-error";
 import { captureCommand, exeCommand, packCommand, publishCommand } from "./publish-commands";
 import { fingerprintCommand, keygenCommand } from "./key-commands";
 import { recordCommand } from "./record-command";
@@ -224,6 +224,7 @@ export async function main(argv: string[]): Promise<number> {
 
 export function cli(): void {
   exitQuietlyOnClosedOutput();
+  failIfUnfinished();
   main(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (e) => process.exit(fail(e)),

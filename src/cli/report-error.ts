@@ -28,3 +28,15 @@ export function exitQuietlyOnClosedOutput(): void {
     });
   }
 }
+
+/**
+ * Node exits 0 once nothing is left to wait for, even when the command never finished (a promise
+ * that never settles, as when a stream stalls): that must never look like success. Commands end
+ * with process.exit, so this fires only for such a bug.
+ */
+export function failIfUnfinished(): void {
+  process.once("beforeExit", () => {
+    process.stderr.write("vmsfx: internal error: the command stopped before it finished. This is a bug in vmsfx; please report it.\n");
+    process.exit(1);
+  });
+}

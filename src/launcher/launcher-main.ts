@@ -1,5 +1,5 @@
 import yargs from "yargs";
-import { exitQuietlyOnClosedOutput, fail } from "../cli/report-error";
+import { exitQuietlyOnClosedOutput, fail, failIfUnfinished } from "../cli/report-error";
 import { inspectCommand, runCommand, verifyCommand } from "../cli/read-commands";
 import { resetState } from "./reset-state";
 import { fingerprintCommand } from "../cli/key-commands";
@@ -54,6 +54,7 @@ async function main(argv: string[]): Promise<number> {
 }
 
 exitQuietlyOnClosedOutput();
+failIfUnfinished();
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (e) => {
