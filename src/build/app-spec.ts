@@ -164,7 +164,6 @@ function parseSources(r: SpecReader): Pick<AppSpec, "packages" | "image" | "file
   });
   const img = r.get("image");
   const image = img === undefined ? undefined : { path: r.hostPath("image", typeof img === "object" && img !== null && !Array.isArray(img) ? (img as { path?: unknown }).path : img) };
-  if (packages.length === 0 && !image) r.fail("packages", 'or "image" must say where the app\'s files come from (Debian i386 packages, or an OCI/Docker image for linux/386)');
   const files = r.array("files").map((f, i) => {
     if (typeof f !== "object" || f === null || Array.isArray(f)) r.fail(`files[${i}]`, 'must be {"from": "<host path>", "to": "<guest path>"}');
     const o = f as Record<string, unknown>;

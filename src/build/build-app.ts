@@ -9,6 +9,7 @@ import type { AppSpec } from "./app-spec";
 import { appTrial, type TrialPhase } from "./app-trial";
 import { debianRootfs } from "./debian-rootfs";
 import { ext4FromTar } from "./disk-image";
+import { writeBusyboxRoot } from "./busybox-root";
 import { writeFilesLayer } from "./files-layer";
 import { imageLayers, mergeLayers, tarFileLayer, type TarLayer } from "./flat-rootfs";
 import { guestBase, type GuestBase } from "./guest-base";
@@ -72,6 +73,11 @@ export async function buildApp(spec: AppSpec, assets: EngineAssets, opts: BuildO
       const tar = await debianRootfs({ packages: spec.packages, cacheDir: opts.cacheDir, onLine: (l) => opts.onLog?.(`${l}\n`) });
       layers.push(tarFileLayer(tar, "the Debian packages"));
     }
+    if (!spec.packages.length && !spec.image) {
+      const tar = path.join(work, "busybox.tar");
+      await writeBusyboxRoot(base, tar, opts.epoch);
+      layers.push(tarFileLayer(tar, "the busybox root"));
+    }
     if (spec.image) {
       opts.onPhase?.("image", spec.image.path);
       image = await openOciImage(spec.image.path);
@@ -120,8 +126,11 @@ async function makeDisks(spec: AppSpec, image: OciImage | undefined, layers: Tar
     root: rootTar,
     data: { paths: spec.data, out: dataTar },
     finish: async (view) => {
-      launch = await resolveLaunch(spec, image?.defaults, view);
-      return [appScript(launch)];
+      const l = (launch = await resolveLaunch(spec, image?.defaults, view));
+      // A data folder the files do not have yet belongs to the app's user, as a container
+      // runtime makes a volume's folder: the app must be able to keep its work there.
+      const folders = spec.data.filter((d) => !view.tree.get(view.tree.follow(d))).map((d) => ({ path: d, mode: 0o755, uid: l.uid, gid: l.gid }));
+      return [...folders, appScript(l)];
     },
   });
   const root = path.join(work, "root.img");

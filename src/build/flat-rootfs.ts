@@ -47,8 +47,11 @@ export interface TarLayer {
 /** A file the build adds on top of every layer once it has seen the merged tree. */
 export interface ExtraFile {
   path: string;
-  data: Buffer;
+  /** A file's bytes; a folder has none. */
+  data?: Buffer;
   mode: number;
+  uid?: number;
+  gid?: number;
 }
 
 /** What a build may look at in the merged tree before it is written. */
@@ -163,8 +166,13 @@ function treeView(tree: MergedTree, scratch: string): TreeView {
 async function addExtra(tree: MergedTree, layer: number, files: ExtraFile[], scratch: string): Promise<void> {
   const entries: LayerEntry[] = [];
   for (const [index, f] of files.entries()) {
+    const owner = { uid: f.uid ?? 0, gid: f.gid ?? 0, mtime: 0, index };
+    if (!f.data) {
+      entries.push({ name: f.path, type: "directory", mode: f.mode, size: 0, ...owner });
+      continue;
+    }
     await fsp.writeFile(path.join(scratch, `${layer}-${index}`), f.data);
-    entries.push({ name: f.path, type: "file", mode: f.mode, uid: 0, gid: 0, mtime: 0, size: f.data.byteLength, index });
+    entries.push({ name: f.path, type: "file", mode: f.mode, size: f.data.byteLength, ...owner });
   }
   tree.apply(layer, entries);
 }

@@ -68,6 +68,7 @@ function printReport(target: string, kind: string, fileBytes: number | undefined
   out(`  captured  ${r.createdAt}`);
   out(`  engine    v86 ${r.engine.version}, wasm sha256 ${r.engine.wasmSha256.slice(0, 16)}…`);
   out(`  machine   ${formatBytes(r.machine.memoryBytes)} RAM, ${formatBytes(r.machine.vgaMemoryBytes)} VGA`);
+  if (r.app) out(`  app       built with vmsfx build: starts on every launch; a quit keeps only its data disk (${r.app.dataDisk}: ${r.app.data.join(", ") || "no data paths"})`);
   out("");
   const row = (c: string[]) => out("  " + c[0].padEnd(14) + c.slice(1).map((x) => " " + x.padStart(11)).join(""));
   row(["part", "raw", "blocks", "zero", "duplicate", "stored", "size stored"]);

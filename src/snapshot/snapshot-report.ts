@@ -20,6 +20,8 @@ export interface SnapshotReport {
   createdAt: string;
   engine: Manifest["engine"];
   machine: Manifest["machine"];
+  /** Set for an app built with `vmsfx build`. */
+  app?: Manifest["app"];
   parts: PartReport[];
   totals: Omit<PartReport, "name">;
 }
@@ -62,7 +64,7 @@ export function reportSnapshot(m: Manifest, storedSize: (hash: string) => number
     }),
     { rawBytes: 0, blocks: 0, zeroBlocks: 0, dedupBlocks: 0, storedBlocks: 0, storedBytes: 0 },
   );
-  return { guest: m.guest, createdAt: m.createdAt, engine: m.engine, machine: m.machine, parts, totals };
+  return { guest: m.guest, createdAt: m.createdAt, engine: m.engine, machine: m.machine, app: m.app, parts, totals };
 }
 
 export interface VerifyResult {

@@ -58,7 +58,7 @@ describe("appScript: /.vmsfx/app.sh, sourced by the guest agent", () => {
     chmodSync(printer, 0o755);
     const weird = "it's a \"test\" $HOME `x`\nline2";
     const script = appScript({ program: "/usr/bin/app", fixed: ["app", weird], defaults: ["--default"], env: ["HOME=/h o", "X=$Y"], workdir: "/w d", uid: 1000, gid: 50, data: ["/data", "/var/lib/x y"] });
-    const text = script.data.toString().replace("/bin/vmsfx-exec", printer);
+    const text = script.data!.toString().replace("/bin/vmsfx-exec", printer);
     writeFileSync(path.join(dir, "app.sh"), text);
     const run = (args: string[]) => execFileSync("sh", ["-c", '. ./app.sh; TERM=xterm; app_exec "$@"', "sh", ...args], { cwd: dir, encoding: "utf8" });
     expect(run(["user arg", ""])).toBe(`[/vmsfx/root][/w d][1000][50][/usr/bin/app][app][${weird}][user arg][]|HOME=/h o|TERM=xterm`);

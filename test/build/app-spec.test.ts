@@ -50,11 +50,17 @@ describe("app spec", () => {
     expect(validateAppSpec({ ...minimal, image: "other.tar" }, FILE).image).toEqual({ path: "/home/pub/app/other.tar" });
   });
 
+  it("neither packages nor an image: the app's file system is busybox plus its files", () => {
+    const s = validateAppSpec({ ...minimal, packages: [], files: [{ from: "tool", to: "/opt/tool" }] }, FILE);
+    expect(s.packages).toEqual([]);
+    expect(s.image).toBeUndefined();
+    expect(s.files).toEqual([{ from: "/home/pub/app/tool", to: "/opt/tool" }]);
+  });
+
   it.each([
     [{ ...minimal, pakages: ["x"] }, /"pakages" is not a field of an app spec/],
     [{ ...minimal, name: "My App" }, /"name" must be 1-64 lower-case letters/],
     [{ ...minimal, name: "../x" }, /"name" must be/],
-    [{ ...minimal, packages: [] }, /"packages" or "image" must say where the app's files come from/],
     [{ ...minimal, packages: ["libc6; rm -rf /"] }, /"packages\[0\]" is not a Debian package name/],
     [{ ...minimal, packages: "sqlite3" }, /"packages" must be an array/],
     [{ ...minimal, memoryMiB: 4096 }, /"memoryMiB" must be an integer from 16 to 2048/],

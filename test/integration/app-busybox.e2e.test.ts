@@ -1,0 +1,47 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { existsSync, readFileSync, rmSync } from "node:fs";
+import * as path from "node:path";
+import { ROOT, vmsfx } from "../helpers/cli";
+import { builtApp, type BuiltApp } from "../helpers/app-sample";
+
+/**
+ * Issue 12: the smallest app `vmsfx build` makes, from a spec with neither packages nor an image
+ * (the base's busybox plus the spec's files). It needs neither mmdebstrap nor an image tool, so
+ * it runs wherever the tests run. The app is a counter kept under /data, run as uid 1000.
+ */
+
+function resumeKind(app: string): string | undefined {
+  const file = path.join(app.replace(/\.vmsfx$/, ".vmsfx-state"), "resume.json");
+  return existsSync(file) ? /"kind":"([a-z-]+)"/.exec(readFileSync(file, "utf8"))?.[1] : undefined;
+}
+
+describe("an app on busybox alone: spec files, user, env, workdir, data (issue 12)", () => {
+  let app: BuiltApp;
+  beforeAll(() => {
+    app = builtApp("hello", path.join(ROOT, "test/fixtures/apps/hello"));
+  });
+  afterAll(() => rmSync(path.dirname(app.bundle), { recursive: true, force: true }));
+
+  it("runs as the spec's user in its folder with its environment; the data folder is the user's", async () => {
+    const r = await vmsfx(["run", app.bundle], { input: "first\n" });
+    expect(r.stdout, r.stderr).toMatch(/^hello run=0 uid=1000 cwd=\/opt greeting=hi there args=\r?$/m);
+    expect(r.stdout).toMatch(/^got: first\r?$/m);
+    expect(r.code, r.stderr).toBe(0);
+    expect(resumeKind(app.bundle)).toBe("quit");
+  });
+
+  it("the launch after the app ended finds its data; arguments after -- reach it; its status is the launcher's", async () => {
+    const r = await vmsfx(["run", app.bundle, "--", "one", "two words"], { input: "second\n" });
+    expect(r.stdout, r.stderr).toMatch(/^hello run=1 uid=1000 .* args=one two words\r?$/m);
+    expect(r.code).toBe(0);
+    const failed = await vmsfx(["run", app.bundle, "--", "fail"]);
+    expect(failed.stdout).toMatch(/hello run=2 /);
+    expect(failed.code, failed.stderr).toBe(4);
+    expect(resumeKind(app.bundle)).toBe("quit");
+  });
+
+  it("inspect says it is an app and names its data", async () => {
+    const r = await vmsfx(["inspect", app.bundle]);
+    expect(r.stdout).toMatch(/app {7}built with vmsfx build: .*\(hdb: \/data\)/);
+  });
+});
