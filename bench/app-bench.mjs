@@ -17,7 +17,7 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /** Each app: its spec, a question piped in, what the answer looks like, and how the user quits. */
 const APPS = {
-  sqlite: { spec: "samples/sqlite/app.json", ask: "select 6*7 || 'xyz';\n", answer: /^42xyz\r?$/m, quit: ".quit\n" },
+  sqlite: { spec: "samples/sqlite/app.json", ask: "select (6*7) || 'xyz';\n", answer: /^42xyz\r?$/m, quit: ".quit\n" },
 };
 
 /** ms from spawn until `until` shows on stdout; the process is left to finish (it quits). */
