@@ -245,7 +245,8 @@ export async function runBundle(file: string, assets: EngineAssets, opts: RunOpt
     clearTimeout(sessionTimer);
     clearTimeout(runTimer);
     clearTimeout(outputGoneTimer);
-    const unread = reason === "poweroff" || reason === "reboot" ? bridge.unread() : { lines: 0 };
+    // Piped lines the guest never ran because it shut down, or the app quit, before reading them.
+    const unread = reason === "poweroff" || reason === "reboot" || reason === "app-quit" ? bridge.unread() : { lines: 0 };
     bridge.close();
     agent.close();
     await gui?.close(reason === "poweroff" || reason === "reboot" ? "The guest has shut down." : "The guest is suspended; run the app again to continue where it stopped.");
@@ -281,7 +282,7 @@ export async function runBundle(file: string, assets: EngineAssets, opts: RunOpt
     const notice = reason === "session-limit" && gate.policy ? sessionLimitMessage(gate.policy) : undefined;
     const saveInfo = { stateDir: state.path, kind, ...saved };
     if (unread.lines > 0) {
-      const e = inputNotRead(unread);
+      const e = inputNotRead(unread, reason === "app-quit");
       return { exitCode: e.exitCode, reason, notice: `vmsfx: ${e.message} [${e.code}]`, saved: saveInfo };
     }
     return { exitCode: reason === "signal" ? 130 : reason === "app-exit" || reason === "app-quit" ? appStatus : 0, reason, notice, saved: saveInfo };
@@ -301,10 +302,10 @@ export async function runBundle(file: string, assets: EngineAssets, opts: RunOpt
 const OUTPUT_GONE_GRACE_MS = 5000;
 
 /** Piped lines the guest never ran because it shut down first: said, never silently dropped. */
-function inputNotRead(unread: UnreadInput): VmsfxError {
+function inputNotRead(unread: UnreadInput, app: boolean): VmsfxError {
   const lines = unread.lines === 1 ? "1 line" : `${unread.lines} lines`;
   const first = unread.first === undefined ? "" : `, starting with ${JSON.stringify(unread.first.slice(0, 80))}`;
-  return new VmsfxError("VMSFX_INPUT_NOT_READ", `the guest shut down before it read all of its input: ${lines}${first} did not run. Its disks are kept; run the app again with the rest of the input.`);
+  return new VmsfxError("VMSFX_INPUT_NOT_READ", `the ${app ? "app quit" : "guest shut down"} before it read all of its input: ${lines}${first} did not run. Its ${app ? "data is" : "disks are"} kept; run the app again with the rest of the input.`);
 }
 
 /** Cold boot: the bundle's own BIOS, kernel and initrd; piped input waits for the ready pattern. */

@@ -65,6 +65,15 @@ describe.skipIf(!canBuild)("an app built from Debian packages: sqlite3 with its 
     expect(again.stdout).toMatch(/^t\s*\r?$/m);
   });
 
+  it("input after the app quit is said not to have run: exit 32, the data kept", async () => {
+    const state = path.join(dir, "unread-state");
+    const r = await vmsfx(["run", app.bundle, "--state-dir", state], { input: "create table u(x);\n.quit\nselect 'never';\n" });
+    expect(r.stdout).not.toMatch(/^never\r?$/m);
+    expect(r.stderr).toMatch(/the app quit before it read all of its input: 1 line, starting with "select 'never';" did not run\. Its data is kept.*\[VMSFX_INPUT_NOT_READ\]/);
+    expect(r.code).toBe(32);
+    expect(resumeKind(state)).toBe("quit");
+  });
+
   it("the end of piped input suspends the running app; the next launch continues that session, memory included", async () => {
     const state = path.join(dir, "suspend-state");
     // A temporary table lives only in the running sqlite3 process.
