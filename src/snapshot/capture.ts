@@ -91,6 +91,9 @@ export async function capture(recipe: Recipe, assets: EngineAssets, opts: Captur
       initrd: recipe.initrd ? await readAll(recipe.initrd) : undefined,
       cmdline: recipe.cmdline,
     };
+    // v86 places the initrd at 64 MiB; a smaller machine crashes the engine while it loads.
+    const needMiB = boot.initrd ? 64 + Math.ceil(boot.initrd.byteLength / 2 ** 20) + 4 : 16;
+    if (recipe.memoryMiB < needMiB) throw new VmsfxError("VMSFX_RECIPE_INVALID", `${recipe.file}: "memoryMiB" must be at least ${needMiB} for this initrd (v86 loads it at 64 MiB).`);
     const tail = new SerialTail();
     const answerer = new TerminalAnswerer((b) => host.input(b));
     let lastOutput = Date.now();

@@ -28,7 +28,8 @@ export async function streamImage(reader: BlockReader, map: BlockMap, target: Im
   let batch: ImageBlocks["blocks"] = [];
   const emit = (hash: BlockHash, raw: Uint8Array, owned: boolean) => {
     // Transferred buffers must be whole and ours: copy a block that is a view into a read span.
-    const data = owned && raw.byteOffset === 0 && raw.byteLength === raw.buffer.byteLength ? raw : raw.slice();
+    // (A Buffer's slice() is a view, not a copy: a Uint8Array of it is.)
+    const data = owned && raw.byteOffset === 0 && raw.byteLength === raw.buffer.byteLength ? raw : new Uint8Array(raw);
     batch.push({ indices: places.get(hash)!, data });
   };
   const flush = () => {
