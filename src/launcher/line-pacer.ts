@@ -49,6 +49,8 @@ export class LinePacer {
   private sinceUnconfirmed = "";
   /** No more input is taken (the output's reader has gone). */
   private stopped = false;
+  /** An app is starting: only its ready pattern (or the long fallback) lets the first line go. */
+  private awaitingReady = false;
   /**
    * Lines sent on quiet rather than at a prompt, since the guest last asked for input. Until a
    * prompt follows, nobody knows they were read: a guest that is shutting down is quiet too, and
@@ -70,15 +72,17 @@ export class LinePacer {
 
   /**
    * An app is about to start (a `vmsfx build` app after a resume): its first line waits for its
-   * prompt, or for quiet once it has printed something, or for `silentMs` of nothing at all (a
-   * program that shows no prompt). Sent earlier, the line would be echoed by the console before
-   * the app has even set the terminal up.
+   * ready pattern (the prompt the build's trial run saw), or, when it has none, for quiet once it
+   * has printed something, or for `silentMs` of nothing at all (a program that shows no prompt).
+   * Quiet is no cue while a ready pattern is awaited: a slow machine pauses mid-start-up, and a
+   * line sent then is echoed by the console ahead of the app and may never be seen as read.
    */
-  startingApp(silentMs = 2000): void {
+  startingApp(silentMs = this.promptPattern ? 120_000 : 2000): void {
     this.ready = false;
     this.atPrompt = false;
     this.spoke = false;
     this.sinceSend = "";
+    this.awaitingReady = this.promptPattern !== undefined;
     this.idle = setTimeout(() => this.becomeReady(false), silentMs);
   }
 
@@ -113,7 +117,7 @@ export class LinePacer {
     } else {
       this.spoke = true;
     }
-    if (this.ready) return;
+    if (this.ready || this.awaitingReady) return;
     this.armIdle();
   }
 
@@ -177,6 +181,7 @@ export class LinePacer {
   }
 
   private becomeReady(atPrompt: boolean): void {
+    this.awaitingReady = false;
     // Quiet only stands in for a prompt that has not come: once ready, a pending quiet cue is
     // stale, and firing later it would mark the guest as not at its prompt (issue 11).
     if (this.idle) clearTimeout(this.idle);

@@ -14,6 +14,39 @@ describe("LinePacer", () => {
   beforeEach(() => vi.useFakeTimers());
   afterEach(() => vi.useRealTimers());
 
+  it("an app starting with a ready pattern gets its first line at that prompt, never on a pause in its start-up", () => {
+    const { p, sent } = pacer(/vmsfx:\/mnt# $/);
+    p.startingApp();
+    p.push(Buffer.from("echo 42\npoweroff\n"));
+    p.output(bytes("vmsfx sample shell: /mnt is the data disk.\r\n"));
+    // A slow machine pauses between the greeting and the prompt: not a cue.
+    vi.advanceTimersByTime(5000);
+    expect(sent).toEqual([]);
+    p.output(bytes("vmsfx:/mnt# "));
+    expect(sent).toEqual(["echo 42\n"]);
+    p.output(bytes("echo 42\r\n42\r\nvmsfx:/mnt# "));
+    expect(sent).toEqual(["echo 42\n", "poweroff\n"]);
+    expect(p.unread().lines).toBe(0);
+  });
+
+  it("an app starting without a ready pattern gets its first line after quiet that follows output, or after long silence", () => {
+    const quiet = pacer();
+    quiet.p.startingApp();
+    quiet.p.push(Buffer.from("hello\n"));
+    quiet.p.output(bytes("Name? "));
+    vi.advanceTimersByTime(299);
+    expect(quiet.sent).toEqual([]);
+    vi.advanceTimersByTime(1);
+    expect(quiet.sent).toEqual(["hello\n"]);
+    const silent = pacer();
+    silent.p.startingApp();
+    silent.p.push(Buffer.from("data\n"));
+    vi.advanceTimersByTime(1999);
+    expect(silent.sent).toEqual([]);
+    vi.advanceTimersByTime(1);
+    expect(silent.sent).toEqual(["data\n"]);
+  });
+
   it("sends the first line at once and the next only at a prompt", () => {
     const { p, sent } = pacer();
     p.push(Buffer.from("ls\npwd\n"));
