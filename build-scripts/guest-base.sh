@@ -3,11 +3,13 @@
 # and an initramfs holding busybox, the base's /init, the guest agent (protocol 2) and the
 # session helper, plus the modules for ext4 disks and the overlay root.
 #
-#   bash build-scripts/guest-base.sh OUT_DIR
+#   bash build-scripts/guest-base.sh CACHE_DIR      (prints the base's folder on stdout)
 #
-# OUT_DIR gets vmlinuz, initrd.img, bios.bin, vgabios.bin, busybox (the static i386 binary, for
-# apps whose root is busybox alone), busybox.applets and inputs.sha256. A second run with the same
-# inputs does nothing. The .debs are cached in the user's download cache (lib/host-tools.sh).
+# The base goes to CACHE_DIR/<hash of its inputs>/: vmlinuz, initrd.img, bios.bin, vgabios.bin,
+# busybox (the static i386 binary, for apps whose root is busybox alone), busybox.applets and
+# inputs.sha256. A second run with the same inputs does nothing, and two vmsfx versions (or
+# checkouts) with different bases never replace each other's. The .debs are cached in the user's
+# download cache (lib/host-tools.sh).
 #
 # Environment: SOURCE_DATE_EPOCH (default 2024-01-01) for reproducible bytes.
 set -euo pipefail
@@ -18,8 +20,8 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=lib/guest-debs.sh
 source "$HERE/lib/guest-debs.sh"
 
-[[ $# -eq 1 ]] || die "usage: bash build-scripts/guest-base.sh OUT_DIR"
-OUT_DIR=$1
+[[ $# -eq 1 ]] || die "usage: bash build-scripts/guest-base.sh CACHE_DIR"
+CACHE_DIR=$1
 DEB_DIR=$(download_cache)/debs
 GUEST=$HERE/guest-base
 : "${SOURCE_DATE_EPOCH:=1704067200}"
@@ -39,13 +41,15 @@ DIGEST=$({
 	printf '%s\n' "${KERNEL_DEB##*/}" "${BUSYBOX_DEB##*/}" "${SEABIOS_DEB##*/}" "${MODULES[@]}" "epoch=$SOURCE_DATE_EPOCH"
 	as --version | head -n 1
 } | sha256sum | cut -d ' ' -f 1)
+OUT_DIR=$CACHE_DIR/${DIGEST:0:16}
 if [[ -f $OUT_DIR/inputs.sha256 && $(<"$OUT_DIR/inputs.sha256") == "$DIGEST" ]]; then
 	log "$OUT_DIR is up to date"
+	printf '%s\n' "$OUT_DIR"
 	exit 0
 fi
 
-mkdir -p "$(dirname "$OUT_DIR")"
-WORK=$(mktemp -d "$(dirname "$OUT_DIR")/.guest-base.XXXXXX")
+mkdir -p "$CACHE_DIR"
+WORK=$(mktemp -d "$CACHE_DIR/.guest-base.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 EXTRACT=$WORK/extract STAGE=$WORK/out INITRD=$WORK/initrd
 mkdir -p "$EXTRACT" "$STAGE" "$INITRD"
@@ -71,6 +75,7 @@ cp "$EXTRACT/bin/busybox" "$STAGE/busybox"
 "$STAGE/busybox" --list-full >"$STAGE/busybox.applets" || die "could not run the i386 busybox on this host (an x86-64 Linux kernel with 32-bit support is needed)"
 printf '%s\n' "$DIGEST" >"$STAGE/inputs.sha256"
 
-rm -rf "$OUT_DIR"
-mv "$STAGE" "$OUT_DIR"
+# A concurrent build of the same inputs may have finished first: its result is the same bytes.
+mv -T "$STAGE" "$OUT_DIR" 2>/dev/null || [[ -f $OUT_DIR/inputs.sha256 ]] || die "could not move the base into $OUT_DIR"
 log "built $OUT_DIR ($(du -sh "$OUT_DIR" | cut -f1))"
+printf '%s\n' "$OUT_DIR"

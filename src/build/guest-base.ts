@@ -23,11 +23,13 @@ export interface GuestBase {
 const CMDLINE = "console=ttyS0 quiet tsc=reliable mitigations=off init_on_free=1 cryptomgr.notests noisapnp pnpbios=off";
 
 export async function guestBase(cacheDir: string, onLine?: (line: string) => void, distDir: string = __dirname): Promise<GuestBase> {
-  const dir = path.join(cacheDir, "guest-base");
   const script = path.join(distDir, "..", "build-scripts", "guest-base.sh");
   let tail = "";
+  let printed = "";
   const code = await new Promise<number | null>((resolve, reject) => {
-    const child = spawn("bash", [script, dir], { stdio: ["ignore", "ignore", "pipe"] });
+    const child = spawn("bash", [script, path.join(cacheDir, "guest-base")], { stdio: ["ignore", "pipe", "pipe"] });
+    child.stdout.setEncoding("utf8");
+    child.stdout.on("data", (d: string) => (printed += d));
     child.stderr.setEncoding("utf8");
     let partial = "";
     child.stderr.on("data", (d: string) => {
@@ -41,5 +43,6 @@ export async function guestBase(cacheDir: string, onLine?: (line: string) => voi
     child.on("close", resolve);
   });
   if (code !== 0) throw new VmsfxError("VMSFX_BUILD_FAILED", `building the guest base failed (exit ${code}). Its last lines:\n${tail.trim()}`);
+  const dir = printed.trim().split("\n").pop() ?? "";
   return { dir, kernel: path.join(dir, "vmlinuz"), initrd: path.join(dir, "initrd.img"), bios: path.join(dir, "bios.bin"), vgaBios: path.join(dir, "vgabios.bin"), cmdline: CMDLINE };
 }
