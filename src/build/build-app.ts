@@ -43,7 +43,8 @@ export interface BuildResult extends CaptureResult {
   rootBytes: number;
 }
 
-// Fixed, so two builds of the same inputs give the same disks; the label finds them in the guest.
+// Fixed UUIDs and superblock times (the file times inside still come from the build: not yet
+// reproducible byte for byte).
 const ROOT_UUID = "6d5f1c2e-0b7d-4e08-8c3a-76d6d5f1a001";
 const DATA_UUID = "6d5f1c2e-0b7d-4e08-8c3a-76d6d5f1a002";
 

@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import * as path from "node:path";
 import { ROOT, vmsfx } from "../helpers/cli";
-import { builtApp, type BuiltApp } from "../helpers/app-sample";
+import { builtApp, canBuildDebianApps, type BuiltApp } from "../helpers/app-sample";
+import { hostTool } from "../helpers/host-tools";
 
 /**
  * Issue 12: the smallest app `vmsfx build` makes, from a spec with neither packages nor an image
@@ -38,6 +39,16 @@ describe("an app on busybox alone: spec files, user, env, workdir, data (issue 1
     expect(failed.stdout).toMatch(/hello run=2 /);
     expect(failed.code, failed.stderr).toBe(4);
     expect(resumeKind(app.bundle)).toBe("quit");
+  });
+
+  it.skipIf(!canBuildDebianApps(hostTool("mmdebstrap")))("apps built on one machine share the base: the same kernel and initrd blocks", () => {
+    const boot = (snap: string) => JSON.parse(readFileSync(path.join(snap, "manifest.json"), "utf8")).boot;
+    const other = builtApp("sqlite");
+    rmSync(path.dirname(other.bundle), { recursive: true, force: true });
+    const [a, b] = [boot(app.snapshot), boot(other.snapshot)];
+    expect(a.kernel.blocks).toEqual(b.kernel.blocks);
+    expect(a.initrd.blocks).toEqual(b.initrd.blocks);
+    expect(a.kernel.blocks.filter(Boolean).length).toBeGreaterThan(10);
   });
 
   it("inspect says it is an app and names its data", async () => {
