@@ -17,7 +17,7 @@ import { checkResumePack, readResumePoint } from "../../src/snapshot/resume-poin
  * row, nothing older).
  */
 
-const ROUNDS = Number(process.env.VMSFX_KILL_APP_ROUNDS ?? 8);
+const ROUNDS = Number(process.env.VMSFX_KILL_APP_ROUNDS ?? 5);
 const canBuild = canBuildDebianApps(hostTool("mmdebstrap"));
 
 function killedLaunch(app: string, input: string, delayMs: number): Promise<{ killed: boolean; code: number | null }> {
