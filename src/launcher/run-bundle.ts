@@ -17,6 +17,7 @@ import { attachConsole } from "./console-bridge";
 import type { UnreadInput } from "./line-pacer";
 import { attachGuestAgent } from "./guest-agent";
 import { SerialTail } from "./terminal-answerer";
+import { TerminalModes } from "./terminal-modes";
 import { openStateDir } from "./state-dir";
 import { saveOnExit } from "./save-on-exit";
 import { enforceLaunch } from "../policy/launch-gate";
@@ -180,6 +181,8 @@ export async function runBundle(file: string, assets: EngineAssets, opts: RunOpt
       opts.stderr.write(`\r\nvmsfx: the guest got an I/O error reading its disk ${slot} at byte ${offset}: ${e.message} [${e.code}]\r\n`);
     });
 
+    // What the guest's app set on the user's terminal: undone when the launcher leaves it running.
+    const modes = new TerminalModes();
     let inputGate: Promise<void> | undefined;
     if (coldBoot) {
       inputGate = (await coldBootGuest(host, await modulePromise, machine, disks, reader, m, file)).ready;
@@ -209,7 +212,10 @@ export async function runBundle(file: string, assets: EngineAssets, opts: RunOpt
       // An app gets its input once it runs, not the console before it (10 s: a slow machine).
       if (m.app && previous?.kind !== "suspended") inputGate = agent.started(10_000);
       // With arguments the user asked for the app's output, not the screen they left.
-      if (!opts.args) opts.stdout.write(m.console.tail);
+      if (!opts.args) {
+        opts.stdout.write(m.console.tail);
+        modes.push(Buffer.from(m.console.tail, "latin1"));
+      }
     }
     mark("running");
 
@@ -219,7 +225,10 @@ export async function runBundle(file: string, assets: EngineAssets, opts: RunOpt
     const gui = opts.gui ? await (await import("../gui/gui-session")).startGui(host, { ...opts.gui, title: m.guest.name, consoleTail: coldBoot ? undefined : m.console.tail, onSuspend: () => finish("detached"), stdout: opts.stdout, stderr: opts.stderr }) : undefined;
     // What the user last saw, redrawn when this resume point is resumed.
     const screen = new SerialTail(1024);
-    host.on("serial", (b) => screen.push(b));
+    host.on("serial", (b) => {
+      screen.push(b);
+      modes.push(b);
+    });
     // A signal asks for a suspend; once saving has begun, further signals wait for it to finish
     // (a kill -9 is still safe: the previous resume point stays until the new one is complete).
     const sessionTimer = gate.sessionLimitMs !== undefined ? setTimeout(() => finish("session-limit"), gate.sessionLimitMs) : undefined;
@@ -248,6 +257,8 @@ export async function runBundle(file: string, assets: EngineAssets, opts: RunOpt
     // Piped lines the guest never ran because it shut down, or the app quit, before reading them.
     const unread = reason === "poweroff" || reason === "reboot" || reason === "app-quit" ? bridge.unread() : { lines: 0 };
     bridge.close();
+    // A suspended app keeps its screen for the next launch; the user's own terminal gets its modes back.
+    if (bridge.interactive && reason !== "app-quit" && reason !== "app-exit") opts.stdout.write(modes.undo());
     agent.close();
     await gui?.close(reason === "poweroff" || reason === "reboot" ? "The guest has shut down." : "The guest is suspended; run the app again to continue where it stopped.");
     await host.flushDisks();
@@ -276,7 +287,7 @@ export async function runBundle(file: string, assets: EngineAssets, opts: RunOpt
       bundleManifest: version.manifest,
       bundleManifestSha256: version.sha256,
       previous,
-      consoleLine: screen.currentLine(),
+      consoleLine: modes.redo() + screen.currentLine(),
       cipher: bundle.cipher,
     });
     const notice = reason === "session-limit" && gate.policy ? sessionLimitMessage(gate.policy) : undefined;
