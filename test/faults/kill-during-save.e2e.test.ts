@@ -12,18 +12,18 @@ import { startRun, stateDirOf, stick, verifyResumePoint } from "./fault-helpers"
 
 /**
  * kill -9 at random moments inside saves. Two ways, both on the real bundle and the real save code:
- * - the save path alone (SAVE_ROUNDS, default 240): a child process that loops state-folder lock +
+ * - the save path alone (SAVE_ROUNDS, default 120): a child process that loops state-folder lock +
  *   saveResumePoint is killed at a random moment, so every kill lands inside some phase of a save
  *   (pack write, fsync, rename, resume.json switch, clean-up) at ~0.2 s a round;
- * - the whole app (GUEST_ROUNDS, default 40): the real guest is suspended with SIGTERM and killed
+ * - the whole app (GUEST_ROUNDS, default 20): the real guest is suspended with SIGTERM and killed
  *   at a random moment of its suspend + save.
  * After every kill: the resume point left is complete (JSON checksum, pack checksum, every block
  * it names is in the pack or the bundle), never older than the one before (a failed save loses
  * nothing), and what a killed save leaves behind is bounded and cleaned by the next launch.
  */
 
-const SAVE_ROUNDS = Number(process.env.VMSFX_KILL_ROUNDS ?? 240);
-const GUEST_ROUNDS = Number(process.env.VMSFX_KILL_GUEST_ROUNDS ?? 40);
+const SAVE_ROUNDS = Number(process.env.VMSFX_KILL_ROUNDS ?? 120);
+const GUEST_ROUNDS = Number(process.env.VMSFX_KILL_GUEST_ROUNDS ?? 20);
 const SAVE_LANES = 2;
 
 let saveLoop: string;

@@ -12,24 +12,25 @@ import { ROOT } from "./cli";
  * gets its own copy of the bundle: a state folder left next to it must not leak between tests.
  */
 
-function filesUnder(dir: string): string[] {
+export function filesUnder(dir: string): string[] {
   return readdirSync(dir, { recursive: true, encoding: "utf8" })
     .map((f) => path.join(dir, f))
     .filter((f) => statSync(f).isFile())
     .sort();
 }
 
-function buildKey(specDir: string): string {
+/** The hash of everything that shapes a built app: vmsfx, the guest base's sources, and these. */
+export function buildKey(appFiles: string[], extra = ""): string {
   const h = createHash("sha256");
   const files = [
     ...["vmsfx.cjs", "engine-worker.cjs", "v86.wasm"].map((f) => path.join(ROOT, "dist", f)),
     path.join(ROOT, "build-scripts/guest-base.sh"),
     path.join(ROOT, "build-scripts/lib/guest-debs.sh"),
     ...filesUnder(path.join(ROOT, "build-scripts/guest-base")),
-    ...filesUnder(specDir),
+    ...appFiles,
   ];
   for (const f of files) h.update(path.relative(ROOT, f)).update(readFileSync(f));
-  return h.digest("hex").slice(0, 16);
+  return h.update(extra).digest("hex").slice(0, 16);
 }
 
 export interface BuiltApp {
@@ -44,7 +45,7 @@ export interface BuiltApp {
 /** Builds (or reuses) samples/<name>/app.json, level 1 so the test tier stays fast. */
 export function builtApp(name: string, specDir = path.join(ROOT, "samples", name)): BuiltApp {
   const parent = path.join(ROOT, ".cache/e2e-apps");
-  const done = path.join(parent, `${name}-${buildKey(specDir)}`);
+  const done = path.join(parent, `${name}-${buildKey(filesUnder(specDir))}`);
   let buildReport: Record<string, unknown> | undefined;
   if (!existsSync(path.join(done, "app.vmsfx"))) {
     for (const old of existsSync(parent) ? readdirSync(parent) : []) if (old.startsWith(`${name}-`)) rmSync(path.join(parent, old), { recursive: true, force: true });

@@ -103,11 +103,12 @@ describe.skipIf(!canBuild)("an app built from Debian packages: sqlite3 with its 
   });
 });
 
-describe.skipIf(!canBuild)("vmsfx build: errors a publisher meets (issue 12)", () => {
+// On busybox alone (no packages): the same build path, without mmdebstrap's 96 MB to merge.
+describe("vmsfx build: errors a publisher meets (issue 12)", () => {
   const spec = (dir: string, body: Record<string, unknown>) => {
     mkdirSync(dir, { recursive: true });
     const file = path.join(dir, "app.json");
-    writeFileSync(file, JSON.stringify({ name: "broken", packages: ["sqlite3"], ready: { serial: "sqlite> $" }, diskMiB: 256, dataMiB: 16, ...body }));
+    writeFileSync(file, JSON.stringify({ name: "broken", ready: { serial: "ready> $" }, diskMiB: 16, dataMiB: 16, ...body }));
     return file;
   };
 
