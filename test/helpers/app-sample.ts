@@ -62,7 +62,17 @@ export function builtApp(name: string, specDir = path.join(ROOT, "samples", name
   return { bundle: path.join(mine, "app.vmsfx"), snapshot: path.join(done, "snap"), buildReport };
 }
 
-/** Whether this machine can build apps from Debian packages (root and mmdebstrap). */
+let saidNoRoot = false;
+
+/**
+ * Whether this machine can build apps from Debian packages: root and mmdebstrap (a missing
+ * mmdebstrap is already said by the global setup; missing root is said here, once per file).
+ */
 export function canBuildDebianApps(mmdebstrap: string | undefined): boolean {
-  return process.getuid?.() === 0 && mmdebstrap !== undefined;
+  const root = process.getuid?.() === 0;
+  if (!root && mmdebstrap !== undefined && !saidNoRoot) {
+    saidNoRoot = true;
+    console.log("vmsfx tests: not root, so the tests that build apps from Debian packages are skipped (their package scripts need root); to run them: sudo npm test");
+  }
+  return root && mmdebstrap !== undefined;
 }
