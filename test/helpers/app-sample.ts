@@ -76,3 +76,15 @@ export function canBuildDebianApps(mmdebstrap: string | undefined): boolean {
   }
   return root && mmdebstrap !== undefined;
 }
+
+/** The kind of the resume point in a state folder (`quit`, `suspended`, ...), or undefined. */
+export function resumeKind(stateDir: string): string | undefined {
+  const file = path.join(stateDir, "resume.json");
+  return existsSync(file) ? /"kind":"([a-z-]+)"/.exec(readFileSync(file, "utf8"))?.[1] : undefined;
+}
+
+/** The `--timings` line of a launch's stderr, parsed (empty when there is none). */
+export function timingsOf(stderr: string): Record<string, number> {
+  const line = stderr.split("\n").find((l) => l.startsWith("vmsfx-timings "));
+  return line ? JSON.parse(line.slice("vmsfx-timings ".length)) : {};
+}

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { existsSync, readFileSync, rmSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import * as path from "node:path";
 import { ROOT, vmsfx } from "../helpers/cli";
-import { builtApp, canBuildDebianApps, type BuiltApp } from "../helpers/app-sample";
+import { builtApp, canBuildDebianApps, type BuiltApp, resumeKind } from "../helpers/app-sample";
 import { hostTool } from "../helpers/host-tools";
 
 /**
@@ -11,10 +11,6 @@ import { hostTool } from "../helpers/host-tools";
  * it runs wherever the tests run. The app is a counter kept under /data, run as uid 1000.
  */
 
-function resumeKind(app: string): string | undefined {
-  const file = path.join(app.replace(/\.vmsfx$/, ".vmsfx-state"), "resume.json");
-  return existsSync(file) ? /"kind":"([a-z-]+)"/.exec(readFileSync(file, "utf8"))?.[1] : undefined;
-}
 
 describe("an app on busybox alone: spec files, user, env, workdir, data (issue 12)", () => {
   let app: BuiltApp;
@@ -28,7 +24,7 @@ describe("an app on busybox alone: spec files, user, env, workdir, data (issue 1
     expect(r.stdout, r.stderr).toMatch(/^hello run=0 uid=1000 cwd=\/opt greeting=hi there args=\r?$/m);
     expect(r.stdout).toMatch(/^got: first\r?$/m);
     expect(r.code, r.stderr).toBe(0);
-    expect(resumeKind(app.bundle)).toBe("quit");
+    expect(resumeKind(app.bundle.replace(/\.vmsfx$/, ".vmsfx-state"))).toBe("quit");
   });
 
   it("the launch after the app ended finds its data; arguments after -- reach it; its status is the launcher's", async () => {
@@ -38,7 +34,7 @@ describe("an app on busybox alone: spec files, user, env, workdir, data (issue 1
     const failed = await vmsfx(["run", app.bundle, "--", "fail"]);
     expect(failed.stdout).toMatch(/hello run=2 /);
     expect(failed.code, failed.stderr).toBe(4);
-    expect(resumeKind(app.bundle)).toBe("quit");
+    expect(resumeKind(app.bundle.replace(/\.vmsfx$/, ".vmsfx-state"))).toBe("quit");
   });
 
   it.skipIf(!canBuildDebianApps(hostTool("mmdebstrap")))("apps built on one machine share the base: the same kernel and initrd blocks", () => {

@@ -5,7 +5,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { ROOT, vmsfx } from "../helpers/cli";
 import { hostTool } from "../helpers/host-tools";
-import { buildKey } from "../helpers/app-sample";
+import { buildKey, resumeKind, timingsOf } from "../helpers/app-sample";
 import { openOciImage } from "../../src/build/oci-image";
 import { writeFlatRootfs } from "../../src/build/flat-rootfs";
 import { readTar } from "../build/image-fixture";
@@ -96,15 +96,7 @@ function builtNotesApp(): NotesApp {
   return { image: path.join(done, "image"), builds };
 }
 
-function resumeKind(stateDir: string): string | undefined {
-  const file = path.join(stateDir, "resume.json");
-  return existsSync(file) ? /"kind":"([a-z-]+)"/.exec(readFileSync(file, "utf8"))?.[1] : undefined;
-}
 
-function timingsOf(stderr: string): Record<string, number> {
-  const line = stderr.split("\n").find((l) => l.startsWith("vmsfx-timings "));
-  return line ? JSON.parse(line.slice("vmsfx-timings ".length)) : {};
-}
 
 /** A blob of the OCI layout, by digest. */
 const blob = (layout: string, digest: string) => readFileSync(path.join(layout, "blobs/sha256", digest.replace(/^sha256:/, "")));

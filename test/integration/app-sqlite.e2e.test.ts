@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { existsSync, readFileSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
 import * as path from "node:path";
 import { runProgram, vmsfx } from "../helpers/cli";
-import { builtApp, canBuildDebianApps, type BuiltApp } from "../helpers/app-sample";
+import { builtApp, canBuildDebianApps, type BuiltApp, timingsOf, resumeKind } from "../helpers/app-sample";
 import { hostTool } from "../helpers/host-tools";
 import { tempDir } from "../helpers/synthetic-snapshot";
 
@@ -15,15 +15,7 @@ import { tempDir } from "../helpers/synthetic-snapshot";
 
 const canBuild = canBuildDebianApps(hostTool("mmdebstrap"));
 
-function timingsOf(stderr: string): Record<string, number> {
-  const line = stderr.split("\n").find((l) => l.startsWith("vmsfx-timings "));
-  return line ? JSON.parse(line.slice("vmsfx-timings ".length)) : {};
-}
 
-function resumeKind(stateDir: string): string | undefined {
-  const file = path.join(stateDir, "resume.json");
-  return existsSync(file) ? /"kind":"([a-z-]+)"/.exec(readFileSync(file, "utf8"))?.[1] : undefined;
-}
 
 describe.skipIf(!canBuild)("an app built from Debian packages: sqlite3 with its data (issue 12)", () => {
   let app: BuiltApp;

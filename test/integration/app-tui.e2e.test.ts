@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync, rmSync } from "node:fs";
+import { rmSync } from "node:fs";
 import * as path from "node:path";
 import { CLI, ROOT, runProgram } from "../helpers/cli";
-import { builtApp, canBuildDebianApps, type BuiltApp } from "../helpers/app-sample";
+import { builtApp, canBuildDebianApps, type BuiltApp, resumeKind } from "../helpers/app-sample";
 import { DEADLINE } from "../helpers/deadlines";
 import { hostTool } from "../helpers/host-tools";
 
@@ -70,10 +70,6 @@ function screenExtent(out: string): { maxRow: number; maxCol: number; regions: s
   return { maxRow, maxCol, regions: [...out.matchAll(/\x1b\[(\d+;\d+)r/g)].map((m) => m[1]) };
 }
 
-function resumeKind(stateDir: string): string | undefined {
-  const file = path.join(stateDir, "resume.json");
-  return existsSync(file) ? /"kind":"([a-z-]+)"/.exec(readFileSync(file, "utf8"))?.[1] : undefined;
-}
 
 // nano's screen is complete once its two help lines are drawn and it shows the cursor again. The
 // help lines hold ((cols + 40) / 20) * 2 shortcuts: 12 at 80 columns, 14 at 100 (… Undo, Redo),
