@@ -9,6 +9,8 @@ import { defineConfig } from "vitest/config";
  */
 export default defineConfig({
   test: {
+    // Two files at a time on 2 cores: a guest keeps one core busy, and most tests wait on it.
+    maxWorkers: 2,
     projects: [
       {
         test: {

@@ -17,7 +17,9 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /** Each app: its spec, a question piped in, what the answer looks like, and how the user quits. */
 const APPS = {
-  sqlite: { spec: "samples/sqlite/app.json", ask: "select (6*7) || 'xyz';\n", answer: /^42xyz\r?$/m, quit: ".quit\n" },
+  shell: { spec: "samples/shell/app.json", ask: "echo $((6*7))xyz\n", answer: /^42xyz\r?$/m, quit: "exit\n" },
+  sqlite: { spec: "samples/sqlite/app.json", debian: true, ask: "select (6*7) || 'xyz';\n", answer: /^42xyz\r?$/m, quit: ".quit\n" },
+  python: { spec: "samples/python/app.json", debian: true, ask: "print(str(6*7) + 'xyz')\n", answer: /^42xyz\r?$/m, quit: "exit()\n" },
 };
 
 /** ms from spawn until `until` shows on stdout; the process is left to finish (it quits). */
@@ -87,12 +89,12 @@ async function benchApp(name, app) {
 
 async function main() {
   const names = process.argv.slice(2).length ? process.argv.slice(2) : Object.keys(APPS);
-  if (process.getuid?.() !== 0) {
-    log("skipped: building apps from Debian packages needs root (and mmdebstrap)");
-    return;
-  }
   const results = [];
-  for (const n of names) results.push(await benchApp(n, APPS[n]));
+  for (const n of names) {
+    if (!APPS[n]) throw new Error(`no app ${n} here (${Object.keys(APPS).join(", ")})`);
+    if (APPS[n].debian && process.getuid?.() !== 0) log(`${n}: skipped: building apps from Debian packages needs root (and mmdebstrap)`);
+    else results.push(await benchApp(n, APPS[n]));
+  }
   const result = { date: new Date().toISOString(), machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, node: process.version }, runs: RUNS, apps: results };
   mkdirSync(path.join(root, "bench/results"), { recursive: true });
   writeFileSync(path.join(root, "bench/results/apps.json"), JSON.stringify(result, null, 2) + "\n");

@@ -1,9 +1,9 @@
 #!/usr/bin/env node
-// Peer benchmark: the same guest (samples/shell) under QEMU TCG, measuring what a
+// Peer benchmark: the same guest (the shell sample as `vmsfx build` makes it) under QEMU TCG, measuring what a
 // user would do instead of vmsfx: cold boot, `stop` + `migrate exec:` to a file,
 // then `-incoming exec:` restores. Prints ONE JSON line on stdout; logs go to stderr.
 //
-//   node bench/qemu-peer.mjs [--runs N] [--workdir DIR] [--recipe samples/shell/vm.json]
+//   node bench/qemu-peer.mjs --machine DIR/machine.json [--runs N] [--workdir DIR]
 import { spawn, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -22,7 +22,8 @@ const { values: opt } = parseArgs({
   options: {
     runs: { type: 'string', default: '5' },
     workdir: { type: 'string' },
-    recipe: { type: 'string', default: new URL('../samples/shell/vm.json', import.meta.url).pathname },
+    // Written by `vmsfx build --keep-disks DIR` (the benchmark builds the shell sample so).
+    machine: { type: 'string' },
   },
 });
 const runs = Number(opt.runs);
@@ -53,23 +54,26 @@ function deadline(p, ms, what) {
     .finally(() => clearTimeout(t));
 }
 
-// --- recipe ---
-const recipePath = path.resolve(opt.recipe);
-const recipe = JSON.parse(fs.readFileSync(recipePath, 'utf8'));
-const rel = (p) => path.resolve(path.dirname(recipePath), p);
-const kernel = rel(recipe.kernel), initrd = rel(recipe.initrd), srcDisk = rel(recipe.disks[0].image);
-const readyRe = new RegExp(recipe.ready.serial);
-for (const f of [kernel, initrd, srcDisk]) if (!fs.existsSync(f)) throw new Error(`missing ${f} (run: ${recipe.build})`);
+// --- the app's guest, as `vmsfx build --keep-disks` left it ---
+if (!opt.machine) throw new Error('--machine DIR/machine.json is required (vmsfx build --keep-disks DIR)');
+const recipe = JSON.parse(fs.readFileSync(path.resolve(opt.machine), 'utf8'));
+const { kernel, initrd, hda: rootDisk, hdb: srcDisk } = recipe;
+const readyRe = new RegExp(recipe.ready);
+for (const f of [kernel, initrd, rootDisk, srcDisk]) if (!fs.existsSync(f)) throw new Error(`missing ${f} (run: vmsfx build --keep-disks)`);
 
-// --- one QEMU process: serial on a pipe (stdio), QMP on a unix socket ---
-function startQemu(disk, qmpSock, extra = []) {
+// --- one QEMU process: console on a pipe (stdio), the guest agent's port and QMP on unix sockets ---
+function startQemu(disk, qmpSock, agentSock, extra = []) {
   fs.rmSync(qmpSock, { force: true });
+  fs.rmSync(agentSock, { force: true });
   const args = [
     '-accel', 'tcg', '-m', String(recipe.memoryMiB),
     '-kernel', kernel, '-initrd', initrd, '-append', recipe.cmdline,
-    // hda on the default PIIX IDE controller: the guest's ata_piix sees it as /dev/sda.
-    '-drive', `file=${disk},format=raw,if=ide,index=0`,
-    '-nographic', '-serial', 'stdio', '-qmp', `unix:${qmpSock},server=on,wait=off`,
+    // The default PIIX IDE controller, as in v86: the app's read-only root (its writes, none,
+    // would go to a scratch overlay) as the primary master and its data disk as the slave.
+    '-drive', `file=${rootDisk},format=raw,if=ide,index=0,snapshot=on`,
+    '-drive', `file=${disk},format=raw,if=ide,index=1`,
+    '-nographic', '-serial', 'stdio', '-serial', `unix:${agentSock},server=on,wait=off`,
+    '-qmp', `unix:${qmpSock},server=on,wait=off`,
     '-no-reboot', ...extra,
   ];
   const t0 = performance.now();
@@ -157,16 +161,21 @@ async function main() {
   else { workdir = fs.mkdtempSync(path.join(os.tmpdir(), 'qemu-peer-')); ownWorkdir = true; }
   const f = (name) => { const p = path.join(workdir, name); scratch.push(p); return p; };
   const bootDisk = f('boot-disk.img'), savedDisk = f('saved-disk.img'), runDisk = f('run-disk.img');
-  const state = f('state.bin'), stateZst = f('state.bin.zst'), qmpSock = f('qmp.sock');
+  const state = f('state.bin'), stateZst = f('state.bin.zst'), qmpSock = f('qmp.sock'), agentSock = f('agent.sock');
   log(`${version}; workdir ${workdir}`);
 
-  // 1. Cold boot to the shell prompt.
+  // 1. Cold boot until the app (started by the guest agent) shows its prompt.
   fs.copyFileSync(srcDisk, bootDisk);
-  const boot = startQemu(bootDisk, qmpSock);
+  const boot = startQemu(bootDisk, qmpSock, agentSock);
   log('cold boot:', QEMU, boot.args.map((a) => (/[\s"'$]/.test(a) ? shq(a) : a)).join(' '));
   const qmp = await connectQmp(qmpSock, 10_000);
+  // The agent ignores `start` once the app runs, and a line sent before it listens is lost.
+  const agent = await new Promise((res, rej) => { const s = net.connect(agentSock, () => res(s)); s.once('error', rej); });
+  const starter = setInterval(() => agent.write('start\n'), 500);
   const tPrompt = await waitSerial(boot, (s) => readyRe.test(s), BOOT_TIMEOUT_MS, `prompt /${recipe.ready.serial}/ at boot`);
   const bootToPromptMs = tPrompt - boot.t0;
+  clearInterval(starter);
+  agent.destroy();
   log(`prompt after ${bootToPromptMs.toFixed(0)} ms`);
   // Answer busybox's cursor-position query, as a terminal would.
   if (boot.out.endsWith('\x1b[6n')) boot.proc.stdin.write('\x1b[24;1R');
@@ -199,7 +208,7 @@ async function main() {
   let peakRssKb = 0;
   for (let i = 0; i < runs; i++) {
     fs.copyFileSync(savedDisk, runDisk);
-    const vm = startQemu(runDisk, qmpSock, ['-incoming', `exec:cat ${shq(state)}`]);
+    const vm = startQemu(runDisk, qmpSock, agentSock, ['-incoming', `exec:cat ${shq(state)}`]);
     if (i === 0) log('restore:', QEMU, vm.args.map((a) => (/[\s"'$]/.test(a) ? shq(a) : a)).join(' '));
     let q;
     const marks = {};

@@ -83,16 +83,19 @@ function download(url, to) {
 async function main() {
   mkdirSync(work, { recursive: true });
   if (process.argv.includes("--sample") && process.argv[process.argv.indexOf("--sample") + 1] === "python") return pythonBench();
-  execFileSync("bash", ["build-scripts/build-sample.sh", "shell"], { cwd: root, stdio: ["ignore", "inherit", "inherit"] });
-  const recipe = JSON.parse(readFileSync(path.join(root, "samples/shell/vm.json"), "utf8"));
+  const recipe = JSON.parse(readFileSync(path.join(root, "samples/shell/app.json"), "utf8"));
+  recipe.memoryMiB ??= 128;
   const ready = new RegExp(recipe.ready.serial.replace(/\$$/, ""));
 
-  log("capturing the sample with vmsfx");
+  log("building the sample with vmsfx build (its disks kept for the peers)");
   const snap = path.join(work, "snap");
   const bundle = path.join(work, "shell.vmsfx");
+  const disks = path.join(work, "disks");
+  const machine = path.join(disks, "machine.json");
   rmSync(snap, { recursive: true, force: true });
+  rmSync(disks, { recursive: true, force: true });
   const t0 = performance.now();
-  execFileSync(process.execPath, [cli, "capture", "samples/shell/vm.json", "-o", snap, "--quiet"], { cwd: root, stdio: "inherit" });
+  execFileSync(process.execPath, [cli, "build", "samples/shell/app.json", "-o", snap, "--keep-disks", disks, "--quiet"], { cwd: root, stdio: "inherit" });
   const captureMs = performance.now() - t0;
   execFileSync(process.execPath, [cli, "pack", snap, "-o", bundle, "--quiet"], { cwd: root, stdio: "inherit" });
   const report = JSON.parse(execFileSync(process.execPath, [cli, "inspect", bundle, "--json"], { cwd: root }));
@@ -101,7 +104,7 @@ async function main() {
 
   log("v86 baseline: saving its raw state");
   const rawState = path.join(work, "v86-raw.state");
-  execFileSync(process.execPath, ["bench/v86-baseline.mjs", "save", rawState], { cwd: root, stdio: "inherit" });
+  execFileSync(process.execPath, ["bench/v86-baseline.mjs", "save", rawState, machine], { cwd: root, stdio: "inherit" });
   execFileSync("zstd", ["-19", "-T1", "-q", "-f", rawState, "-o", `${rawState}.zst`]);
 
   log("cold boot (vmsfx run --fresh)");
@@ -114,9 +117,15 @@ async function main() {
   const v86 = [];
   const ours = [];
   const exe = [];
+  // A suspended session (the shell already at its prompt, as the peers' saved states are): the
+  // end of piped input suspends, so every launch of this state folder resumes one.
+  const suspendedState = path.join(work, "state-suspended");
+  rmSync(suspendedState, { recursive: true, force: true });
+  await timed(app, ["--state-dir", suspendedState], { input: QUESTION, until: new RegExp(ANSWER) });
+  const resumed = [];
   for (let i = 0; i < RUNS; i++) {
     log(`resume round ${i + 1}/${RUNS}`);
-    const b = await timed(process.execPath, ["bench/v86-baseline.mjs", "restore", rawState], { input: QUESTION + "poweroff\n", until: new RegExp(ANSWER) });
+    const b = await timed(process.execPath, ["bench/v86-baseline.mjs", "restore", rawState, machine], { input: QUESTION + "poweroff\n", until: new RegExp(ANSWER) });
     v86.push({ runningMs: Number(/running ([\d.]+)/.exec(b.stderr)[1]), answerMs: b.ms, maxRssKb: Number(/maxrss (\d+)/.exec(b.stderr)?.[1]) });
     const stateDir = path.join(work, `state-${i}`);
     rmSync(stateDir, { recursive: true, force: true });
@@ -127,6 +136,9 @@ async function main() {
     const e = await timed(app, ["--timings"], { input: QUESTION + "poweroff\n", until: new RegExp(ANSWER) });
     const et = JSON.parse(/vmsfx-timings (.*)/.exec(e.stderr)[1]);
     exe.push({ runningMs: et.running, answerMs: e.ms, maxRssKb: et.maxRssKb });
+    const r = await timed(app, ["--timings", "--state-dir", suspendedState], { input: QUESTION, until: new RegExp(ANSWER) });
+    const rt = JSON.parse(/vmsfx-timings (.*)/.exec(r.stderr)[1]);
+    resumed.push({ runningMs: rt.running, answerMs: r.ms, maxRssKb: rt.maxRssKb });
   }
 
   log("suspend after a small change (USB-stick save)");
@@ -208,7 +220,7 @@ async function main() {
   else if (existsSync(path.join(root, "bench/qemu-peer.mjs"))) {
     log("QEMU peer (TCG)");
     try {
-      qemu = JSON.parse(execFileSync(process.execPath, ["bench/qemu-peer.mjs", "--runs", String(Math.min(RUNS, 5))], { cwd: root, stdio: ["ignore", "pipe", "inherit"] }).toString().trim().split("\n").pop());
+      qemu = JSON.parse(execFileSync(process.execPath, ["bench/qemu-peer.mjs", "--machine", machine, "--runs", String(Math.min(RUNS, 5))], { cwd: root, stdio: ["ignore", "pipe", "inherit"] }).toString().trim().split("\n").pop());
     } catch (e) {
       log(`QEMU peer failed: ${e.message}`);
     }
@@ -240,6 +252,7 @@ async function main() {
       answerMs: med(exe, "answerMs"),
       maxRssKb: med(exe, "maxRssKb"),
       samples: exe,
+      resumeSuspended: { runningMs: med(resumed, "runningMs"), answerMs: med(resumed, "answerMs"), maxRssKb: med(resumed, "maxRssKb"), samples: resumed },
       suspendAfterSmallChange: { saveMs: med(saves, "saveMs"), newBytes: med(saves, "newBytes"), packBytes: med(saves, "packBytes"), samples: saves },
     },
     thin,
@@ -259,7 +272,8 @@ async function main() {
   const rows = [
     ["", "guest running", "guest answers", "state on disk", "peak RSS"],
     ["vmsfx run (bundle, every block verified)", ms(result.vmsfx.runningMs), ms(result.vmsfx.answerMs), `${mib(snapshotCore)} (CPU+RAM+VGA), bundle ${mib(result.vmsfx.bundleBytes)}`, mib(result.vmsfx.maxRssKb * 1024)],
-    [`./app (one executable, ${mib(result.executable.bytes)}: runtime ${mib(result.executable.runtimeBytes)})`, ms(result.executable.runningMs), ms(result.executable.answerMs), "(same bundle, appended)", mib(result.executable.maxRssKb * 1024)],
+    [`./app (one executable, ${mib(result.executable.bytes)}: runtime ${mib(result.executable.runtimeBytes)}): first launch, the shell starts`, ms(result.executable.runningMs), ms(result.executable.answerMs), "(same bundle, appended)", mib(result.executable.maxRssKb * 1024)],
+    ["./app resuming a suspended session (the shell at its prompt, as in the rows below)", ms(result.executable.resumeSuspended.runningMs), ms(result.executable.resumeSuspended.answerMs), "(bundle + resume point)", mib(result.executable.resumeSuspended.maxRssKb * 1024)],
     ["v86 restore_state from its raw state", ms(result.v86Restore.runningMs), ms(result.v86Restore.answerMs), `${mib(result.v86Restore.rawStateBytes)} raw, ${mib(result.v86Restore.rawStateZstd19Bytes)} zstd -19`, mib(result.v86Restore.maxRssKb * 1024)],
     ["v86 cold boot (vmsfx run --fresh)", "—", `${ms(result.coldBoot.toPromptMs)} (prompt)`, "—", "—"],
   ];
@@ -273,7 +287,7 @@ async function main() {
     `vmsfx resume breakdown (ms since process start, medians): ${Object.entries(result.vmsfx.breakdownMs).map(([k, v]) => `${k} ${v}`).join(", ")}.`,
     `Suspend after a small change (./app, then SIGTERM): saved in ${ms(result.executable.suspendAfterSmallChange.saveMs)}, ${(result.executable.suspendAfterSmallChange.newBytes / 1024).toFixed(0)} KiB of new blocks written (pack ${(result.executable.suspendAfterSmallChange.packBytes / 1024).toFixed(0)} KiB).`,
     ...Object.entries(result.thin).map(([k, v]) => `Thin bundle (${(v.thinFileBytes / 1024).toFixed(0)} KiB file, --include none) over loopback HTTP, ${k.replace("latency", "").replace("ms", " ms")} added latency per request: guest answers at ${ms(v.answerMs)} (running ${ms(v.runningMs)}), ${mib(v.fetchedBeforeResumeBytes)} fetched before resume (compressed RAM ${mib(part("memory").storedBytes)}); \`cat /mnt/hello.txt\` answered at ${ms(v.catHelloAnswerMs.onDemand)} with disk blocks on demand, ${ms(v.catHelloAnswerMs.hotPrefetch)} with the recorded hot set prefetched; downloading the whole bundle first, then running it: ${ms(v.downloadWholeThenAnswerMs)}.`),
-    `Ratios: ./app running vs v86 restore ${ratio(result.executable.runningMs, result.v86Restore.runningMs)}×; vmsfx run running vs v86 restore ${result.ratios.runningVsV86Restore}×; cold boot / vmsfx running ${result.ratios.coldBootVsRunning}×; answer vs QEMU ${result.ratios.answerVsQemu ?? "—"}×; snapshot core vs QEMU zstd -19 ${result.ratios.snapshotCoreVsQemuZstd19 ?? "—"}×.`,
+    `Ratios: ./app running vs v86 restore ${ratio(result.executable.runningMs, result.v86Restore.runningMs)}×; ./app resuming a suspended session, answer vs QEMU ${qemu ? ratio(result.executable.resumeSuspended.answerMs, qemu.restoreToAnswerMedianMs) : "—"}×; vmsfx run running vs v86 restore ${result.ratios.runningVsV86Restore}×; cold boot / vmsfx running ${result.ratios.coldBootVsRunning}×; answer vs QEMU ${result.ratios.answerVsQemu ?? "—"}×; snapshot core vs QEMU zstd -19 ${result.ratios.snapshotCoreVsQemuZstd19 ?? "—"}×.`,
   ].join("\n");
   writeFileSync(path.join(root, "bench/results/shell.md"), md + "\n");
   // Keep the README's table in step with the committed results.
@@ -290,24 +304,24 @@ async function main() {
  * Writes bench/results/python.json and python.md.
  */
 async function pythonBench() {
-  execFileSync("bash", ["build-scripts/build-sample.sh", "python"], { cwd: root, stdio: ["ignore", "inherit", "inherit"] });
-  const recipe = JSON.parse(readFileSync(path.join(root, "samples/python/vm.json"), "utf8"));
+  const recipe = JSON.parse(readFileSync(path.join(root, "samples/python/app.json"), "utf8"));
+  recipe.memoryMiB ??= 128;
   const dir = path.join(work, "python");
   const snap = path.join(dir, "snap");
   const bundle = path.join(dir, "python.vmsfx");
   const app = path.join(dir, "python");
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
-  log("capturing the python sample");
+  log("building the python sample with vmsfx build (needs root and mmdebstrap)");
   const t0 = performance.now();
-  execFileSync(process.execPath, [cli, "capture", "samples/python/vm.json", "-o", snap, "--quiet"], { cwd: root, stdio: "inherit" });
+  execFileSync(process.execPath, [cli, "build", "samples/python/app.json", "-o", snap, "--quiet"], { cwd: root, stdio: "inherit" });
   const captureMs = performance.now() - t0;
   execFileSync(process.execPath, [cli, "pack", snap, "-o", bundle, "--quiet"], { cwd: root, stdio: "inherit" });
   const exeInfo = JSON.parse(execFileSync(process.execPath, [cli, "exe", bundle, "-o", app, "--json"], { cwd: root }));
   const report = JSON.parse(execFileSync(process.execPath, [cli, "inspect", bundle, "--json"], { cwd: root }));
   const part = (n) => report.parts.find((p) => p.name === n);
   const snapshotCore = ["state", "memory", "vgaMemory"].reduce((n, p) => n + part(p).storedBytes, 0);
-  const input = "6*7\nexit()\n"; // exit() powers the guest off, so every run ends by itself
+  const input = "6*7\nexit()\n"; // exit() quits the app, so every run ends by itself
   const until = /^42\r?$/m;
   const state = (name) => {
     const d = path.join(dir, name);

@@ -4,6 +4,7 @@ import { build } from "esbuild";
 import { copyFileSync, mkdirSync, readFileSync, renameSync } from "node:fs";
 import { createRequire } from "node:module";
 import * as path from "node:path";
+import { bundlePageScript } from "./page-bundle.mjs";
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
 const require = createRequire(path.join(root, "package.json"));
@@ -13,23 +14,13 @@ const ourVersion = JSON.parse(readFileSync(path.join(root, "package.json"), "utf
 const dist = path.join(root, "dist");
 mkdirSync(dist, { recursive: true });
 
-// zstd-codec ships an asm.js fallback (5 MB) that it loads only where WebAssembly is missing,
-// which never happens on Node 20+; keeping it out makes the launcher 5 MB smaller and faster to load.
-const dropAsmJsFallback = {
-  name: "drop-zstd-asmjs-fallback",
-  setup(b) {
-    b.onResolve({ filter: /^\.\/zstd-codec-binding\.js$/ }, () => ({ path: "zstd-asmjs-fallback", namespace: "vmsfx-stub" }));
-    b.onLoad({ filter: /.*/, namespace: "vmsfx-stub" }, () => ({
-      contents: 'module.exports = () => { throw new Error("zstd-codec needs WebAssembly"); };',
-    }));
-  },
-};
+// The browser window's script, inlined into the launcher (src/gui/page-asset.ts).
+const pageScript = await bundlePageScript();
 
 const common = {
-  plugins: [dropAsmJsFallback],
   bundle: true,
   platform: "node",
-  target: "node20",
+  target: "node24",
   format: "cjs",
   sourcemap: "linked",
   logLevel: "warning",
@@ -40,6 +31,7 @@ const common = {
     "import.meta.url": "__vmsfx_import_meta_url",
     __V86_VERSION__: JSON.stringify(v86Version),
     "process.env.VMSFX_VERSION": JSON.stringify(ourVersion),
+    __VMSFX_PAGE_SCRIPT__: JSON.stringify(pageScript),
   },
 };
 

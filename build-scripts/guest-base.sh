@@ -37,7 +37,7 @@ ensure_tool ld binutils
 
 DIGEST=$({
 	cat "$0" "$HERE/lib/guest-debs.sh" | sha256sum
-	cat "$GUEST/init" "$GUEST/vmsfx-agent" "$GUEST/vmsfx-exec.S" | sha256sum
+	cat "$GUEST/init" "$GUEST/vmsfx-agent" "$GUEST/vmsfx-exec.S" "$GUEST/vmsfx-fresh.S" | sha256sum
 	printf '%s\n' "${KERNEL_DEB##*/}" "${BUSYBOX_DEB##*/}" "${SEABIOS_DEB##*/}" "${MODULES[@]}" "epoch=$SOURCE_DATE_EPOCH"
 	as --version | head -n 1
 } | sha256sum | cut -d ' ' -f 1)
@@ -63,6 +63,8 @@ cp "$GUEST/init" "$INITRD/init"
 cp "$GUEST/vmsfx-agent" "$INITRD/bin/vmsfx-agent"
 as --32 -o "$WORK/vmsfx-exec.o" "$GUEST/vmsfx-exec.S"
 ld -m elf_i386 -s --build-id=none -o "$INITRD/bin/vmsfx-exec" "$WORK/vmsfx-exec.o"
+as --32 -o "$WORK/vmsfx-fresh.o" "$GUEST/vmsfx-fresh.S"
+ld -m elf_i386 -s --build-id=none -o "$INITRD/bin/vmsfx-fresh" "$WORK/vmsfx-fresh.o"
 stage_modules "$INITRD" "${MODULES[@]}"
 chmod -R u=rwX,go=rX "$INITRD"
 chmod 0755 "$INITRD/init" "$INITRD"/bin/*

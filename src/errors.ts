@@ -84,6 +84,7 @@ export type ErrorCode =
   | "VMSFX_WRONG_PASSPHRASE"
   | "VMSFX_OFFLINE"
   | "VMSFX_REMOTE_FAILED"
+  | "VMSFX_NETWORK"
   | "VMSFX_UPDATE_REFUSED"
   | "VMSFX_INTERRUPTED";
 
@@ -123,25 +124,125 @@ const EXIT_BY_CODE: Record<ErrorCode, number> = {
   VMSFX_WRONG_PASSPHRASE: EXIT.wrongPassphrase,
   VMSFX_OFFLINE: EXIT.offline,
   VMSFX_REMOTE_FAILED: EXIT.remoteFailed,
+  // Exit 4, as when it was still a VMSFX_IO: its own code must not renumber what users see.
+  VMSFX_NETWORK: EXIT.io,
   VMSFX_UPDATE_REFUSED: EXIT.updateRefused,
   VMSFX_DOWNLOAD_INTEGRITY: EXIT.downloadIntegrity,
   VMSFX_INTERRUPTED: EXIT.interrupted,
 };
 
+/**
+ * What a caller may do about an error, declared once per code so no module keeps its own list:
+ * - damage: the bytes read are not what their writer wrote (cut short, altered, incomplete).
+ *   Reading them again gives the same answer; a copy of their own (a resume point) can be set aside.
+ * - retryable: the network may answer next time; asking again later can succeed.
+ * - recoverable: a launch can go on without what failed (the guest's disk driver retries a read;
+ *   `--update` runs the version already here).
+ * - storage: the local disk would not take the bytes (full, read-only, no permission). A cache
+ *   that only saves downloads may ignore it.
+ */
+export type ErrorTrait = "damage" | "retryable" | "recoverable" | "storage";
+
+const TRAITS_BY_CODE: Partial<Record<ErrorCode, readonly ErrorTrait[]>> = {
+  VMSFX_IO: ["storage"],
+  VMSFX_DISK_FULL: ["storage"],
+  VMSFX_BUNDLE_TRUNCATED: ["damage"],
+  VMSFX_BUNDLE_CORRUPT: ["damage"],
+  VMSFX_BLOCK_HASH_MISMATCH: ["damage"],
+  VMSFX_MANIFEST_INVALID: ["damage"],
+  VMSFX_BLOCK_MISSING: ["damage"],
+  VMSFX_OFFLINE: ["retryable", "recoverable"],
+  VMSFX_REMOTE_FAILED: ["retryable", "recoverable"],
+};
+
+/**
+ * How one request to a server failed (a VMSFX_NETWORK error's `failure`). unreachable: nothing
+ * answered (refused, DNS, no headers in time). interrupted: the answer broke off. server:
+ * 5xx/408/429. The rest are answers that will not get better by asking again.
+ */
+export type NetworkFailure = "unreachable" | "interrupted" | "server" | "not-found" | "refused" | "protocol" | "too-large" | "mismatch" | "aborted";
+
+/**
+ * A VMSFX_NETWORK error's traits, by how the request failed. None is recoverable: one request
+ * failing is what VMSFX_OFFLINE / VMSFX_REMOTE_FAILED sum up once every server was asked.
+ */
+const TRAITS_BY_NETWORK_FAILURE: Record<NetworkFailure, readonly ErrorTrait[]> = {
+  unreachable: ["retryable"],
+  interrupted: ["retryable"],
+  server: ["retryable"],
+  "not-found": [],
+  refused: [],
+  protocol: [],
+  "too-large": [],
+  mismatch: [],
+  aborted: [],
+};
+
+/**
+ * The traits of a code (see ErrorTrait), and for VMSFX_NETWORK of how the request failed; the
+ * tables above are the only place they are decided.
+ */
+export function traitsOf(code: ErrorCode, failure?: NetworkFailure): readonly ErrorTrait[] {
+  if (code === "VMSFX_NETWORK" && failure !== undefined) return TRAITS_BY_NETWORK_FAILURE[failure];
+  return TRAITS_BY_CODE[code] ?? [];
+}
+
+/** Every code of the closed table (for the test that holds the README to it). */
+export function errorCodes(): ErrorCode[] {
+  return Object.keys(EXIT_BY_CODE) as ErrorCode[];
+}
+
+export function exitCodeOf(code: ErrorCode): number {
+  return EXIT_BY_CODE[code];
+}
+
+export interface VmsfxErrorOptions {
+  cause?: unknown;
+  /**
+   * What went wrong in a few words, without the place or the advice: what another message quotes
+   * when it wraps this error. Defaults to the message without its final period.
+   */
+  reason?: string;
+  /** Facts for programs and tests (a path, a URL, a block hash), never parsed out of the message. */
+  details?: Readonly<Record<string, unknown>>;
+  /** VMSFX_NETWORK: how the request failed, which decides the error's traits. */
+  failure?: NetworkFailure;
+}
+
 export class VmsfxError extends Error {
   readonly code: ErrorCode;
   readonly exitCode: number;
+  readonly reason: string;
+  readonly details: Readonly<Record<string, unknown>>;
+  readonly failure?: NetworkFailure;
 
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+  constructor(code: ErrorCode, message: string, options: VmsfxErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = "VmsfxError";
     this.code = code;
     this.exitCode = EXIT_BY_CODE[code];
+    this.reason = options.reason ?? message.replace(/\.$/, "");
+    this.details = options.details ?? {};
+    if (options.failure !== undefined) this.failure = options.failure;
+  }
+
+  has(trait: ErrorTrait): boolean {
+    return traitsOf(this.code, this.failure).includes(trait);
+  }
+
+  /** The same failure said from further out ("<context>: <message>"), same code, this as its cause. */
+  withContext(context: string): VmsfxError {
+    return new VmsfxError(this.code, `${context}: ${this.message}`, { cause: this, reason: this.reason, details: this.details, failure: this.failure });
   }
 }
 
 export function isVmsfxError(e: unknown): e is VmsfxError {
   return e instanceof VmsfxError;
+}
+
+/** True for a VmsfxError whose code has the trait; false for anything else (a bug is none of them). */
+export function hasTrait(e: unknown, trait: ErrorTrait): e is VmsfxError {
+  return e instanceof VmsfxError && e.has(trait);
 }
 
 /** Maps Node's filesystem errors to coded ones so no errno ever reaches a user raw. */

@@ -16,11 +16,11 @@ declare module "vitest" {
 
 /**
  * Set-up of the end-to-end tier (the unit tier has none): the CLI bundle (dist/), the system
- * tools the tests use, the shell sample built from Debian's packages, and one real capture of it
- * through the real CLI, packed, which every end-to-end file shares. Downloads are cached in the
- * user's cache folder, so a new clone downloads nothing; the capture is kept in .cache/e2e/ under
- * the hash of everything that shapes it, so a second run in the same checkout boots no guest here
- * (a fresh clone always captures).
+ * tools the tests use, and the shell sample built once with the real `vmsfx build` (on the guest
+ * base, from Debian's packages) and packed, which every end-to-end file shares. Downloads are
+ * cached in the user's cache folder, so a new clone downloads nothing; the build is kept in
+ * .cache/e2e/ under the hash of everything that shapes it, so a second run in the same checkout
+ * boots no guest here (a fresh clone always builds).
  */
 
 const ROOT = path.resolve(__dirname, "..");
@@ -47,15 +47,18 @@ function provideHostTools(): Partial<Record<HostToolName, HostTool>> {
   return tools;
 }
 
-/** The hash of every input of the shared capture: the build, the recipe and the sample's files. */
+/** The hash of every input of the shared build: vmsfx itself, the guest base's sources, the sample. */
 function captureKey(): string {
   const h = createHash("sha256");
+  const under = (dir: string) => readdirSync(path.join(ROOT, dir), { recursive: true, encoding: "utf8" }).sort().map((f) => path.join(ROOT, dir, f));
   const files = [
     ...["vmsfx.cjs", "engine-worker.cjs", "v86.wasm"].map((f) => path.join(ROOT, "dist", f)),
-    path.join(ROOT, "samples/shell/vm.json"),
-    ...readdirSync(path.join(ROOT, ".cache/samples/shell")).sort().map((f) => path.join(ROOT, ".cache/samples/shell", f)),
+    path.join(ROOT, "build-scripts/guest-base.sh"),
+    path.join(ROOT, "build-scripts/lib/guest-debs.sh"),
+    ...under("build-scripts/guest-base"),
+    ...under("samples/shell"),
   ];
-  for (const f of files) if (statSync(f).isFile()) h.update(f).update(readFileSync(f));
+  for (const f of files) if (statSync(f).isFile()) h.update(path.relative(ROOT, f)).update(readFileSync(f));
   return h.digest("hex").slice(0, 16);
 }
 
@@ -68,13 +71,13 @@ function sharedCapture(): { snapshotDir: string; bundlePath: string } {
   const parent = path.join(ROOT, ".cache/e2e");
   const done = path.join(parent, captureKey());
   if (existsSync(path.join(done, "app.vmsfx"))) {
-    say(`reusing the capture of the shell sample in ${path.relative(ROOT, done)}`);
+    say(`reusing the build of the shell sample in ${path.relative(ROOT, done)}`);
   } else {
     rmSync(parent, { recursive: true, force: true });
     const work = `${done}.${process.pid}.tmp`;
     mkdirSync(work, { recursive: true });
-    say("capturing the shell sample (boots a real guest)");
-    run(process.execPath, ["bin/vmsfx", "capture", "samples/shell/vm.json", "-o", path.join(work, "snap"), "--quiet"]);
+    say("building the shell sample with vmsfx build (boots a real guest)");
+    run(process.execPath, ["bin/vmsfx", "build", "samples/shell/app.json", "-o", path.join(work, "snap"), "--quiet"]);
     run(process.execPath, ["bin/vmsfx", "pack", path.join(work, "snap"), "-o", path.join(work, "app.vmsfx"), "--quiet"]);
     renameSync(work, done);
   }
@@ -86,7 +89,6 @@ function sharedCapture(): { snapshotDir: string; bundlePath: string } {
 export default function setup(project: TestProject): void {
   run("npm", ["run", "--silent", "build"]);
   project.provide("hostTools", provideHostTools());
-  run("bash", ["build-scripts/build-sample.sh", "shell"]);
   const capture = sharedCapture();
   project.provide("snapshotDir", capture.snapshotDir);
   project.provide("bundlePath", capture.bundlePath);

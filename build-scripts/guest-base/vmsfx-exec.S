@@ -9,8 +9,21 @@
 #
 # Exit status when the app could not be started: 125 (setting up), 126 (PROG cannot be
 # executed), 127 (PROG not found), each with a line on standard error.
+#
+# The session's leader stays behind as a watcher: it forks the app and, when the app has ended,
+# tells the launcher on the agent's port how many bytes of typed input the app never read
+# (`ended N`, FIONREAD on the console), then exits with the app's status. Only the leader can
+# measure that: when it exits the kernel hangs the console up, which discards unread input, so
+# once the leader is gone nobody can tell whether piped input was read or lost. The watcher
+# ignores the signals of the terminal and of a quit (the agent signals the app itself).
 
 	.set SYS_exit, 1
+	.set SYS_fork, 2
+	.set SYS_open, 5
+	.set SYS_wait4, 114
+	.set FIONREAD, 0x541b
+	.set O_WRONLY_NOCTTY, 0x101
+	.set EINTR, 4
 	.set SYS_write, 4
 	.set SYS_signal, 48
 	.set SYS_chdir, 12
@@ -51,6 +64,11 @@ _start:
 	mov $TIOCSCTTY, %ecx
 	mov $1, %edx
 	int $0x80                      # not a terminal (a test harness): run without one
+
+	mov $SYS_fork, %eax
+	int $0x80
+	test %eax, %eax
+	jg watch                       # the leader watches; without a fork the app runs unwatched
 
 	mov $SYS_chroot, %eax
 	mov 4(%esi), %ebx
@@ -117,6 +135,87 @@ say_and_exit:
 	mov $SYS_exit, %eax
 	int $0x80
 
+# The session's leader: %eax is the app's pid.
+watch:
+	mov %eax, %ebp
+	mov $ignored, %esi
+4:
+	movzbl (%esi), %ebx
+	test %ebx, %ebx
+	jz 5f
+	mov $SYS_signal, %eax
+	mov $1, %ecx                   # SIG_IGN
+	int $0x80
+	inc %esi
+	jmp 4b
+5:
+	sub $48, %esp                  # 0: wait status, 4: unread bytes, 8..47: the line
+6:
+	mov $SYS_wait4, %eax
+	mov %ebp, %ebx
+	mov %esp, %ecx
+	xor %edx, %edx
+	xor %esi, %esi
+	int $0x80
+	cmp $-EINTR, %eax
+	je 6b
+	test %eax, %eax
+	js lost_app
+	mov $SYS_ioctl, %eax
+	xor %ebx, %ebx
+	mov $FIONREAD, %ecx
+	lea 4(%esp), %edx
+	int $0x80
+	test %eax, %eax
+	jnz exit_as_app                # not a terminal: nothing to tell
+	lea 47(%esp), %edi             # "ended N\n", built from its end
+	movb $'\n', (%edi)
+	mov 4(%esp), %eax
+	mov $10, %ecx
+7:
+	xor %edx, %edx
+	div %ecx
+	add $'0', %dl
+	dec %edi
+	mov %dl, (%edi)
+	test %eax, %eax
+	jnz 7b
+	sub $6, %edi
+	mov ended, %eax
+	mov %eax, (%edi)
+	movw ended+4, %ax
+	movw %ax, 4(%edi)
+	mov $SYS_open, %eax
+	mov $agent_port, %ebx
+	mov $O_WRONLY_NOCTTY, %ecx
+	xor %edx, %edx
+	int $0x80
+	test %eax, %eax
+	js exit_as_app
+	mov %eax, %ebx
+	mov $SYS_write, %eax
+	mov %edi, %ecx
+	lea 48(%esp), %edx
+	sub %edi, %edx
+	int $0x80
+exit_as_app:                       # the status a shell's wait would give: N, or 128 + signal
+	mov (%esp), %eax
+	mov %eax, %ebx
+	and $0x7f, %ebx
+	jz 8f
+	add $128, %ebx
+	jmp 9f
+8:
+	shr $8, %eax
+	movzbl %al, %ebx
+9:
+	mov $SYS_exit, %eax
+	int $0x80
+lost_app:
+	mov $125, %ebx
+	mov $SYS_exit, %eax
+	int $0x80
+
 # Decimal string at %ebx to %eax; stops at the first non-digit.
 atoi:
 	xor %eax, %eax
@@ -133,6 +232,13 @@ atoi:
 	ret
 
 	.section .rodata
+# SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGTSTP, SIGTTIN, SIGTTOU
+ignored:
+	.byte 1, 2, 3, 15, 20, 21, 22, 0
+ended:
+	.ascii "ended "
+agent_port:
+	.asciz "/dev/ttyS1"
 slash:
 	.asciz "/"
 no_setup:

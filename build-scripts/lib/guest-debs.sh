@@ -1,8 +1,7 @@
 # The Debian i386 parts every vmsfx guest is made of (sourced, not run): the kernel, busybox and
 # SeaBIOS .debs, cached in the user's download cache, and the steps that turn them into a kernel,
 # BIOS images and an initramfs with the modules a guest needs. Used by guest-base.sh (the base
-# every app built with `vmsfx build` runs on) and build-sample.sh. The caller defines log() and
-# die() and sets DEB_DIR.
+# every app built with `vmsfx build` runs on). The caller defines log() and die() and sets DEB_DIR.
 
 # shellcheck source=apt-debs.sh
 source "$(dirname "${BASH_SOURCE[0]}")/apt-debs.sh"

@@ -34,6 +34,11 @@ export interface BuildOptions {
   onProgress?: (done: number, total: number) => void;
   /** Tool output (mmdebstrap, the base's build) and the guest console, with --verbose. */
   onLog?: (text: string) => void;
+  /**
+   * Also keep the app's two disk images here, with machine.json naming the base's boot files:
+   * what another emulator (the benchmark's peers, a publisher debugging) needs to boot the app.
+   */
+  keepDisks?: string;
 }
 
 export type BuildPhase = "guest base" | "packages" | "image" | "files" | "disks" | TrialPhase | "saving" | "writing blocks";
@@ -104,6 +109,7 @@ export async function buildApp(spec: AppSpec, assets: EngineAssets, opts: BuildO
       app: { protocol: 2, dataDisk: "hdb", data: spec.data },
       readyPattern: "serial" in spec.ready ? spec.ready.serial : null,
     });
+    if (opts.keepDisks) await keepDisks(opts.keepDisks, spec, base, disks);
     return { ...r, launch: disks.launch, rootBytes: disks.rootBytes };
   } finally {
     await image?.close();
@@ -141,6 +147,27 @@ async function makeDisks(spec: AppSpec, image: OciImage | undefined, layers: Tar
   await fsp.rm(rootTar);
   await fsp.rm(dataTar);
   return { root, data, launch: launch!, rootBytes: merged.bytes };
+}
+
+async function keepDisks(dir: string, spec: AppSpec, base: GuestBase, disks: AppDisks): Promise<void> {
+  await fsp.mkdir(dir, { recursive: true });
+  await fsp.rename(disks.root, path.join(dir, "root.img"));
+  await fsp.rename(disks.data, path.join(dir, "data.img"));
+  const { memoryMiB, vgaMemoryMiB, kernel, initrd, bios, vgaBios, cmdline } = recipeFor(spec, base, disks);
+  const machine = {
+    about: "The app's guest for another emulator: boot these files, then send `start` lines on the second serial port until the app's console shows up (docs/guest-agent.md, protocol 2).",
+    memoryMiB,
+    vgaMemoryMiB,
+    kernel,
+    initrd,
+    bios,
+    vgaBios,
+    cmdline,
+    hda: path.join(dir, "root.img"),
+    hdb: path.join(dir, "data.img"),
+    ready: "serial" in spec.ready ? spec.ready.serial.source : null,
+  };
+  await fsp.writeFile(path.join(dir, "machine.json"), `${JSON.stringify(machine, null, 2)}\n`);
 }
 
 function recipeFor(spec: AppSpec, base: GuestBase, disks: AppDisks): Recipe {

@@ -3,6 +3,7 @@ import { createHash } from "node:crypto";
 import { promises as fsp } from "node:fs";
 import * as path from "node:path";
 import { VmsfxError, fromFsError } from "../errors";
+import { brokenUpdateSuite, hostSourceLines } from "./apt-sources";
 
 /**
  * An app's file system from Debian i386 packages, resolved with their dependencies by Debian's
@@ -49,6 +50,8 @@ export async function debianRootfs(opts: DebianRootfsOptions): Promise<string> {
     `--include=${packages.join(",")}`,
     ...DROP.map((p) => `--dpkgopt=path-exclude=${p}`),
     "--skip=essential/unlink",
+    // A dropped connection to the mirror is tried again by apt itself.
+    '--aptopt=Acquire::Retries "3"',
     `--setup-hook=mkdir -p "$1"/var/cache/apt/archives/`,
     `--setup-hook=sync-in ${shellQuote(debs)} /var/cache/apt/archives/`,
     `--customize-hook=sync-out /var/cache/apt/archives ${shellQuote(debs)}`,
@@ -58,12 +61,29 @@ export async function debianRootfs(opts: DebianRootfsOptions): Promise<string> {
     tmp,
   ];
   try {
-    await runMmdebstrap(args, packages, opts.onLine);
+    await runWithoutBrokenUpdates(args, suite, packages, opts.onLine);
     await fsp.rename(tmp, out);
   } finally {
     await fsp.rm(tmp, { force: true });
   }
   return out;
+}
+
+/**
+ * An update suite whose index the mirror serves inconsistently is left out, as apt would, and
+ * the build says so loudly: the app then lacks that suite's updates until the mirror is mended
+ * and the cached file system is removed.
+ */
+async function runWithoutBrokenUpdates(args: string[], release: string, packages: string[], onLine?: (line: string) => void): Promise<void> {
+  try {
+    return await runMmdebstrap(args, packages, onLine);
+  } catch (e) {
+    const broken = e instanceof VmsfxError && e.code === "VMSFX_BUILD_FAILED" ? brokenUpdateSuite(e.message, release) : undefined;
+    const sources = broken ? await hostSourceLines([broken]) : [];
+    if (!broken || !sources.some((l) => l.split(" ")[2] === release)) throw e;
+    process.stderr.write(`vmsfx: warning: the Debian mirror serves an inconsistent index for ${broken} (i386); building from ${sources.map((l) => l.split(" ")[2]).join(", ")} without its updates, as apt itself would. Remove ${args.at(-1)!.replace(/\.\d+\.tmp\.tar$/, "")} to build again with them.\n`);
+    return runMmdebstrap([...args, ...sources], packages, onLine);
+  }
 }
 
 async function runMmdebstrap(args: string[], packages: string[], onLine?: (line: string) => void): Promise<void> {

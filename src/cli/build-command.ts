@@ -3,7 +3,7 @@ import * as path from "node:path";
 import { loadAppSpec } from "../build/app-spec";
 import { buildApp, type BuildPhase } from "../build/build-app";
 import { loadEngineAssets } from "../engine/engine-assets";
-import { createProgress, formatBytes } from "./progress";
+import { createProgress, formatBytes } from "../launcher/progress";
 
 /** `vmsfx build app.json -o snap`: an app spec to a snapshot folder (then `vmsfx pack`). */
 
@@ -14,6 +14,7 @@ export interface BuildCommandArgs {
   blockSize: number;
   diskBlockSize: number;
   verbose: boolean;
+  keepDisks?: string;
   json: boolean;
   quiet: boolean;
 }
@@ -60,6 +61,7 @@ export async function buildCommand(a: BuildCommandArgs): Promise<number> {
     },
     onProgress: (done, total) => progress.update(done, total, "bytes"),
     onLog: a.verbose ? (t) => process.stderr.write(t) : undefined,
+    keepDisks: a.keepDisks,
   });
   progress.done();
   const s = r.stats;

@@ -1,7 +1,6 @@
 import { generateKeyFiles } from "../policy/signature";
-import { machineFingerprint } from "../policy/fingerprint";
 
-/** Publisher keys and machine fingerprints: small commands shared by the CLI and the executable. */
+/** Publisher keys: `vmsfx keygen`. */
 
 const out = (s: string) => process.stdout.write(s + "\n");
 
@@ -10,10 +9,5 @@ export async function keygenCommand(a: { out: string }): Promise<number> {
   out(`wrote ${a.out} (private: keep it secret, mode 0600) and ${a.out}.pub`);
   out(`public key: ${pub}`);
   out(`users check a bundle against it with: vmsfx run app.vmsfx --require-signer ${a.out}.pub`);
-  return 0;
-}
-
-export async function fingerprintCommand(): Promise<number> {
-  out(machineFingerprint());
   return 0;
 }

@@ -6,13 +6,14 @@ import { capture } from "../snapshot/capture";
 import { checkRecipeFiles, loadRecipe } from "../snapshot/recipe";
 import { openSnapshotDir } from "../snapshot/snapshot-dir";
 import { writeBundle } from "../snapshot/bundle-writer";
-import { createProgress, formatBytes } from "./progress";
+import { createProgress, formatBytes } from "../launcher/progress";
 import { validatePolicy, type Policy } from "../policy/policy";
 import { signManifest } from "../policy/signature";
 import { BlockCipher } from "../policy/encryption";
 import { secretFrom } from "../policy/secret-input";
 import type { WriteBundleOptions } from "../snapshot/bundle-writer";
-import { serializeManifest, validateRemotes, type BlockMap, type Manifest } from "../snapshot/manifest";
+import { serializeManifest, validateRemotes, type BlockHash, type Manifest } from "../snapshot/manifest";
+import { blockRefs, hotRefs, RESUME_PARTS, type MapPart } from "../snapshot/block-maps";
 import { sha256Hex } from "../snapshot/block-codec";
 import { publishSnapshot } from "../remote/publish";
 import { defaultCacheDir, defaultDownloadDir, launcherRuntime, type LauncherRuntime } from "../packaging/launcher-runtime";
@@ -79,22 +80,11 @@ export interface ThinOptions {
 }
 
 /** Which blocks a thin bundle keeps (the device state always: it is tiny and needed first). */
-function thinSelection(m: Manifest, include: ThinOptions["include"] = "memory"): Set<string> {
-  const keep = new Set<string>();
-  const add = (map: BlockMap) => map.blocks.forEach((h) => h && keep.add(h));
-  add(m.state);
-  if (include !== "none") {
-    add(m.memory);
-    add(m.vgaMemory);
-  }
-  if (include === "hot") {
-    if (!m.hot) throw new VmsfxError("VMSFX_USAGE", "--include hot needs a recorded hot set: run `vmsfx record <snapshot>` first.");
-    for (const h of m.hot) {
-      const map = m.disks.find((d) => d.slot === h.slot)!.map;
-      for (const i of h.blocks) if (map.blocks[i]) keep.add(map.blocks[i]!);
-    }
-  }
-  return keep;
+export function thinSelection(m: Manifest, include: ThinOptions["include"] = "memory"): Set<BlockHash> {
+  if (include === "hot" && !m.hot) throw new VmsfxError("VMSFX_USAGE", "--include hot needs a recorded hot set: run `vmsfx record <snapshot>` first.");
+  const parts: readonly MapPart[] = include === "none" ? ["state"] : RESUME_PARTS;
+  const refs = [...blockRefs(m, (part) => parts.includes(part)), ...(include === "hot" ? hotRefs(m) : [])];
+  return new Set(refs.map((r) => r.hash));
 }
 
 export interface RestrictOptions {

@@ -2,7 +2,7 @@ import { promises as fsp } from "node:fs";
 import * as path from "node:path";
 import { createHash } from "node:crypto";
 import { VmsfxError } from "../errors";
-import type { EngineIdentity } from "../snapshot/manifest";
+import type { EngineIdentity } from "./engine-types";
 
 /**
  * Where the engine's files come from. The build copies v86.wasm and the worker bundle next to the

@@ -1,7 +1,8 @@
+import { EventEmitter } from "node:events";
 import { Worker } from "node:worker_threads";
-import { VmsfxError, isVmsfxError, type ErrorCode } from "../errors";
+import { VmsfxError, hasTrait, isVmsfxError } from "../errors";
 import type { BootFilesBytes, DiskSlot, ExitReason, HostToWorker, ImageBlocks, ImagePresence, MachineSpec, WorkerToHost } from "./engine-protocol";
-import type { BlockDevice } from "../snapshot/overlay-disk";
+import type { BlockDevice } from "./engine-types";
 import type { ScreenUpdate } from "./engine-protocol";
 
 /**
@@ -22,14 +23,14 @@ export interface GuestEvents {
   "disk-error": (slot: DiskSlot, offset: number, error: VmsfxError) => void;
 }
 
-const RECOVERABLE_READ = new Set<ErrorCode>(["VMSFX_OFFLINE", "VMSFX_REMOTE_FAILED"]);
-
 type Waiter = { type: WorkerToHost["type"]; resolve: (m: WorkerToHost) => void };
+type GuestEvent = keyof GuestEvents;
 
 export class GuestHost {
   private readonly worker: Worker;
   private readonly waiters: Waiter[] = [];
-  private readonly listeners: { [K in keyof GuestEvents]: GuestEvents[K][] } = { serial: [], agent: [], exit: [], fatal: [], screen: [], "disk-error": [] };
+  // Node's EventEmitter, typed through on/off/once below (none of our events is named "error").
+  private readonly events = new EventEmitter();
   private disks: Partial<Record<DiskSlot, BlockDevice>> = {};
   private pendingWrites = new Set<Promise<void>>();
   private failed: VmsfxError | undefined;
@@ -37,6 +38,8 @@ export class GuestHost {
 
   /** Spawning first and configuring later lets the worker load v86 while the caller reads blocks. */
   constructor(workerSource: { path: string } | { code: string }) {
+    // Several front-ends listen to the console at once; a warning would land on the user's terminal.
+    this.events.setMaxListeners(100);
     const workerData = { hostTimeOrigin: performance.timeOrigin };
     this.worker = "path" in workerSource ? new Worker(workerSource.path, { workerData }) : new Worker(workerSource.code, { eval: true, workerData });
     this.worker.on("message", (m: WorkerToHost) => this.onMessage(m));
@@ -46,8 +49,25 @@ export class GuestHost {
     });
   }
 
-  on<K extends keyof GuestEvents>(event: K, fn: GuestEvents[K]): void {
-    this.listeners[event].push(fn);
+  /** Returns the unsubscribe, the same as off(event, fn). */
+  on<K extends GuestEvent>(event: K, fn: GuestEvents[K]): () => void {
+    this.events.on(event, fn);
+    return () => this.off(event, fn);
+  }
+
+  off<K extends GuestEvent>(event: K, fn: GuestEvents[K]): void {
+    this.events.off(event, fn);
+  }
+
+  /** `fn` runs for the next event only; returns the unsubscribe for before it came. */
+  once<K extends GuestEvent>(event: K, fn: GuestEvents[K]): () => void {
+    this.events.once(event, fn);
+    return () => this.off(event, fn);
+  }
+
+  /** How many listeners an event has (for tests and leak checks). */
+  listenerCount(event: GuestEvent): number {
+    return this.events.listenerCount(event);
   }
 
   /** Resolves with the worker's start-up marks (ms since this process started). */
@@ -135,37 +155,40 @@ export class GuestHost {
   private wait(type: WorkerToHost["type"]): Promise<WorkerToHost> {
     if (this.failed) return Promise.reject(this.failed);
     return new Promise((resolve, reject) => {
-      const onFatal = (e: VmsfxError) => reject(e);
+      const unsubscribe = this.once("fatal", reject);
       this.waiters.push({
         type,
         resolve: (m) => {
-          this.listeners.fatal = this.listeners.fatal.filter((f) => f !== onFatal);
+          unsubscribe();
           resolve(m);
         },
       });
-      this.on("fatal", onFatal);
     });
+  }
+
+  private emit<K extends GuestEvent>(event: K, ...args: Parameters<GuestEvents[K]>): void {
+    this.events.emit(event, ...args);
   }
 
   private fail(e: VmsfxError): void {
     if (this.failed || this.terminated) return;
     this.failed = e;
-    for (const fn of this.listeners.fatal) fn(e);
+    this.emit("fatal", e);
   }
 
   private onMessage(m: WorkerToHost): void {
     switch (m.type) {
       case "serial":
-        for (const fn of this.listeners.serial) fn(m.bytes);
+        this.emit("serial", m.bytes);
         return;
       case "agent":
-        for (const fn of this.listeners.agent) fn(m.bytes);
+        this.emit("agent", m.bytes);
         return;
       case "exit":
-        for (const fn of this.listeners.exit) fn(m.reason);
+        this.emit("exit", m.reason);
         return;
       case "screen":
-        for (const fn of this.listeners.screen) fn(m.update);
+        this.emit("screen", m.update);
         return;
       case "disk-read":
         this.diskRead(m.id, m.slot, m.offset, m.length);
@@ -174,7 +197,7 @@ export class GuestHost {
         this.diskWrite(m.slot, m.offset, m.data);
         return;
       case "error":
-        this.fail(new VmsfxError("VMSFX_GUEST_FAILED", `the engine failed: ${m.message.split("\n")[0]}. Please report this.`));
+        this.fail(m.code ? new VmsfxError(m.code, m.message) : new VmsfxError("VMSFX_GUEST_FAILED", `the engine failed: ${m.message.split("\n")[0]}. Please report this.`));
         return;
     }
     const i = this.waiters.findIndex((w) => w.type === m.type);
@@ -187,11 +210,12 @@ export class GuestHost {
     dev.read(offset, length).then(
       (data) => this.terminated || this.worker.postMessage({ type: "disk-reply", id, data } satisfies HostToWorker, [data.buffer as ArrayBuffer]),
       (e) => {
-        // A block that is missing (offline, a server without it) is the guest's I/O error, as a
-        // bad sector would be; anything else (a block that fails verification) stops the guest.
-        if (isVmsfxError(e) && RECOVERABLE_READ.has(e.code) && !this.terminated) {
+        // A block that is missing (offline, a server without it: a recoverable error, errors.ts) is
+        // the guest's I/O error, as a bad sector would be; anything else (a block that fails
+        // verification) stops the guest.
+        if (hasTrait(e, "recoverable") && !this.terminated) {
           this.worker.postMessage({ type: "disk-reply", id, data: new Uint8Array(length), failed: true } satisfies HostToWorker);
-          for (const fn of this.listeners["disk-error"]) fn(slot, offset, e);
+          this.emit("disk-error", slot, offset, e);
           return;
         }
         this.fail(isVmsfxError(e) ? e : new VmsfxError("VMSFX_GUEST_FAILED", `disk ${slot} read failed: ${(e as Error).message}`));

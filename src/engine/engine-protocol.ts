@@ -1,3 +1,5 @@
+import type { ErrorCode } from "../errors";
+
 /**
  * Messages between the launcher (main thread) and the engine worker that runs v86. v86 lives in a
  * worker so block decoding, verification, disk reads and terminal I/O on the main thread overlap
@@ -91,4 +93,5 @@ export type WorkerToHost =
   | { type: "suspended"; state: Uint8Array; ram: BlockChange[]; vga: BlockChange[] }
   | { type: "stopped" }
   | { type: "screen"; update: ScreenUpdate }
-  | { type: "error"; message: string };
+  /** `code`: the worker failed with a VmsfxError (its message is the user's); else a crash. */
+  | { type: "error"; message: string; code?: ErrorCode };

@@ -1,13 +1,30 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { V86 } from "v86";
 import type { BootFilesBytes, DiskSlot, HostToWorker, ImageBlocks, ImagePresence, MachineSpec, WorkerToHost } from "./engine-protocol";
-import { createDiskProxy, ideDrives, type DiskProxies } from "./v86-disk";
+import { isVmsfxError } from "../errors";
+import { createDiskProxy, type DiskProxies } from "./v86-disk";
 import { captureState, changedBlocks, FRESH_DIRTY_LIMIT, guestMemoryView, svgaMemoryView, viewIsZero, writeBlocks, zeroAbsent } from "./v86-memory";
 import { tapScreen, type ScreenTap } from "./v86-screen";
+import { ByteQueue } from "./byte-queue";
+import {
+  checkV86Internals,
+  cpuOf,
+  ideDrives,
+  isMemoryZeroed,
+  onGuestReboot,
+  restoreWithoutMemory,
+  sendMouse as sendMouseEvents,
+  serialPortOpen,
+  serialUnread,
+  tolerateMissingAgentPort,
+  type V86Emulator,
+  vgaOf,
+} from "./v86-internals";
 
 /**
- * The engine worker: the only code that touches v86. It owns one emulator, forwards serial bytes
- * and disk requests to the host, and turns guest power-off and reboot into exit messages.
+ * The engine worker: the only code that drives v86 (what it reaches past v86's public API is in
+ * v86-internals.ts). It owns one emulator, forwards serial bytes and disk requests to the host,
+ * and turns guest power-off and reboot into exit messages.
  */
 
 const port = parentPort!;
@@ -24,8 +41,7 @@ if (!process.env.VMSFX_DEBUG) {
 }
 const post = (m: WorkerToHost, transfer: Transferable[] = []) => port.postMessage(m, transfer as never);
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
-let emulator: any;
+let emulator: V86Emulator;
 let loaded = false;
 let disks: DiskProxies;
 let exited = false;
@@ -66,30 +82,24 @@ function queueAgentInput(bytes: Uint8Array): void {
   if (running) flushAgentInput();
 }
 function flushAgentInput(): void {
-  for (const b of pendingAgentInput.splice(0)) emulator.bus.send("serial1-input", b);
-}
-// A state saved before the agent port existed has no entry for it; v86 would throw restoring it.
-function tolerateMissingAgentPort(cpu: any): void {
-  const uart = cpu?.devices?.uart1;
-  if (!uart) return;
-  const setState = uart.set_state;
-  uart.set_state = function (this: unknown, s: unknown) {
-    if (s) setState.call(this, s);
-  };
+  if (pendingAgentInput.length > 0) emulator.serial_send_bytes(1, Uint8Array.from(pendingAgentInput.splice(0)));
 }
 
 // v86 queues input without limit but the guest's tty drops what overflows its buffers, so input
-// is fed at the pace the guest reads it.
-const pendingInput: number[] = [];
-let inputTimer: NodeJS.Timeout | undefined;
+// is fed at the pace the guest reads it: topped up every millisecond while bytes wait (only
+// then). v86 has no event for a guest read; topping up on each read through a hooked UART queue
+// was tried and changed when an app's line editor saw typed-ahead bytes (the launcher's pacer
+// then took sqlite's prompt for quiet, in app-sqlite's "input after the app quit" test).
+const pendingInput = new ByteQueue();
 const UART_LOW_WATER = 16;
+const PUMP_MS = 1;
+let inputTimer: NodeJS.Timeout | undefined;
 let running = false;
 function pumpInput(): void {
   // Input that arrives before the guest runs waits here; none is lost.
-  const uart = running ? emulator?.v86?.cpu?.devices?.uart0 : undefined;
-  if (!uart) return;
-  while (pendingInput.length > 0 && uart.input.length < UART_LOW_WATER) {
-    emulator.bus.send("serial0-input", pendingInput.shift());
+  if (running && pendingInput.length > 0) {
+    const room = UART_LOW_WATER - serialUnread(cpuOf(emulator), "uart0");
+    if (room > 0) emulator.serial_send_bytes(0, pendingInput.take(room));
   }
   if (pendingInput.length === 0 && inputTimer) {
     clearInterval(inputTimer);
@@ -97,9 +107,9 @@ function pumpInput(): void {
   }
 }
 function queueInput(bytes: Uint8Array): void {
-  for (const b of bytes) pendingInput.push(b);
+  pendingInput.push(bytes);
   pumpInput();
-  if (pendingInput.length > 0 && !inputTimer) inputTimer = setInterval(pumpInput, 1);
+  if (pendingInput.length > 0) inputTimer ??= setInterval(pumpInput, PUMP_MS);
 }
 
 function signalExit(reason: "poweroff" | "reboot"): void {
@@ -111,7 +121,7 @@ function signalExit(reason: "poweroff" | "reboot"): void {
 
 async function create(module: WebAssembly.Module, machine: MachineSpec, boot?: BootFilesBytes): Promise<void> {
   disks = {};
-  for (const d of machine.disks) disks[d.slot] = createDiskProxy(d.slot, d.size, d.head, post, () => ideDrives(emulator?.v86?.cpu));
+  for (const d of machine.disks) disks[d.slot] = createDiskProxy(d.slot, d.size, d.head, post, () => (emulator ? ideDrives(cpuOf(emulator)) : []));
   const options: Record<string, unknown> = {
     wasm_fn: async (imports: WebAssembly.Imports) => (await WebAssembly.instantiate(module, imports)).exports,
     memory_size: machine.memoryBytes,
@@ -135,23 +145,21 @@ async function create(module: WebAssembly.Module, machine: MachineSpec, boot?: B
     options.cmdline = boot.cmdline;
   }
   mark("createReceived");
-  emulator = new V86(options as never);
-  await new Promise<void>((resolve) => emulator.add_listener("emulator-loaded", () => resolve()));
+  const instance = new V86(options as never);
+  await new Promise<void>((resolve) => instance.add_listener("emulator-loaded", () => resolve()));
   // Only now does emulator.v86 exist: blocks and presence maps that arrived earlier were held.
+  checkV86Internals(instance, { disks: machine.disks.length });
+  emulator = instance;
   loaded = true;
   mark("v86Loaded");
   if (screenWanted) watchScreen();
   emulator.add_listener("serial0-output-byte", onSerialByte);
   emulator.add_listener("serial1-output-byte", onAgentByte);
-  tolerateMissingAgentPort(emulator.v86.cpu);
+  const cpu = cpuOf(emulator);
+  tolerateMissingAgentPort(cpu);
   // Without ACPI, Linux powers off by halting with interrupts disabled; v86 reports exactly that.
   emulator.add_listener("cpu-event-halt", () => signalExit("poweroff"));
-  const cpu = emulator.v86.cpu;
-  const reboot = cpu.reboot_internal;
-  cpu.reboot_internal = function (this: unknown) {
-    signalExit("reboot");
-    return reboot.call(this);
-  };
+  onGuestReboot(cpu, () => signalExit("reboot"));
   for (const image of earlyImages.splice(0)) applyImage(image);
   mark("earlyBlocksWritten");
   clearAbsent();
@@ -177,7 +185,7 @@ function applyImage(image: ImageBlocks): void {
     earlyImages.push(image);
     return;
   }
-  const cpu = emulator.v86.cpu;
+  const cpu = cpuOf(emulator);
   writeBlocks(image.target === "ram" ? guestMemoryView(cpu) : svgaMemoryView(cpu), image);
   for (const b of image.blocks) for (const i of b.indices) baseline[image.target].set(i, b.data);
 }
@@ -188,31 +196,23 @@ function applyImage(image: ImageBlocks): void {
 let presence: { ram: ImagePresence; vga: ImagePresence } | undefined;
 function clearAbsent(): void {
   if (!loaded || !presence) return;
-  const cpu = emulator.v86.cpu;
+  const cpu = cpuOf(emulator);
   const svga = svgaMemoryView(cpu);
   zeroAbsent(svga, presence.vga, viewIsZero(svga), FRESH_DIRTY_LIMIT);
-  zeroAbsent(guestMemoryView(cpu), presence.ram, (offset, length) => cpu.is_memory_zeroed(offset, length), FRESH_DIRTY_LIMIT);
+  zeroAbsent(guestMemoryView(cpu), presence.ram, (offset, length) => isMemoryZeroed(cpu, offset, length), FRESH_DIRTY_LIMIT);
 }
 
 async function restore(state: Uint8Array): Promise<void> {
-  const cpu = emulator.v86.cpu;
-  const original = cpu.unpack_memory;
-  // v86 would zero all of RAM and copy pages out of the state. The state carries no pages: the
-  // verified blocks were written into RAM as they arrived (VGA memory too, which restore_state
-  // leaves alone), and absent blocks were cleared by clearAbsent().
-  cpu.unpack_memory = function () {};
-  try {
-    await emulator.restore_state(copyOut(state));
-  } finally {
-    cpu.unpack_memory = original;
-  }
+  // The state carries no RAM pages: the verified blocks were written into RAM as they arrived
+  // (VGA memory too, which restore_state leaves alone), and absent blocks were cleared by clearAbsent().
+  await restoreWithoutMemory(emulator, copyOut(state));
   await emulator.run();
   running = true;
   // The agent's lines go first: the guest should be made current before it sees the user's input.
   flushAgentInput();
   pumpInput();
   // A process that opened ttyS1 raised DTR, and that bit is part of the saved state.
-  post({ type: "running", agentListening: ((emulator.v86.cpu.devices.uart1?.modem_control ?? 0) & 1) === 1 });
+  post({ type: "running", agentListening: serialPortOpen(cpuOf(emulator), "uart1") });
 }
 
 async function stopQuiet(): Promise<void> {
@@ -220,7 +220,9 @@ async function stopQuiet(): Promise<void> {
   screenTap?.stop();
   screenTap = undefined;
   // A disk request in flight or input not yet read by the guest is not part of v86's state.
-  while (disks && Object.values(disks).some((d) => d && d.pending() > 0)) await new Promise((r) => setTimeout(r, 1));
+  // An answered read may issue the next one, so wait until every disk is idle at the same time.
+  const proxies = Object.values(disks ?? {}).filter((d) => d !== undefined);
+  while (proxies.some((d) => d.pending() > 0)) await Promise.all(proxies.map((d) => d.settled()));
   await emulator.stop();
   flushSerial();
 }
@@ -242,26 +244,23 @@ async function suspend(ramBlockSize: number, vgaBlockSize: number): Promise<void
 
 // The browser window (`--gui`): the screen is reported, and PS/2 input taken, only once asked
 // for. v86 always has the i8042 keyboard and mouse; its browser-side adapters are what
-// `disable_keyboard`/`disable_mouse` leave out, so the codes go straight onto its bus.
+// `disable_keyboard`/`disable_mouse` leave out, so the codes go straight to the controller.
 let screenWanted = false;
 let screenTap: ScreenTap | undefined;
 function watchScreen(): void {
   screenWanted = true;
   if (!loaded || screenTap) return;
-  screenTap = tapScreen(emulator.v86.cpu.devices.vga, (update) => {
+  screenTap = tapScreen(vgaOf(emulator), (update) => {
     const transfer = update.mode === "text" ? [update.chars.buffer, update.fg.buffer, update.bg.buffer] : [update.rgba.buffer];
     post({ type: "screen", update }, transfer as ArrayBuffer[]);
   });
 }
 function sendKeys(codes: number[]): void {
-  if (running) for (const c of codes) emulator.bus.send("keyboard-code", c & 0xff);
+  // Without a delay v86 sends every code before its promise first yields: the order is kept.
+  if (running) void emulator.keyboard_send_scancodes(codes.map((c) => c & 0xff));
 }
 function sendMouse(m: Extract<HostToWorker, { type: "mouse" }>): void {
-  if (!running) return;
-  // v86 takes motion with y up, and a wheel step up as positive.
-  if (m.dx || m.dy) emulator.bus.send("mouse-delta", [m.dx, -m.dy]);
-  if (m.buttons) emulator.bus.send("mouse-click", m.buttons);
-  if (m.wheel) emulator.bus.send("mouse-wheel", [-Math.sign(m.wheel), 0]);
+  if (running) sendMouseEvents(emulator, m);
 }
 
 port.on("message", (m: HostToWorker) => {
@@ -293,14 +292,18 @@ port.on("message", (m: HostToWorker) => {
       case "mouse":
         return sendMouse(m);
       case "stop":
-        if (inputTimer) clearInterval(inputTimer);
+        clearInterval(inputTimer);
         screenTap?.stop();
         await emulator?.destroy?.();
         post({ type: "stopped" });
         return;
     }
   };
-  run().catch((e: unknown) => post({ type: "error", message: e instanceof Error ? (e.stack ?? e.message) : String(e) }));
+  run().catch((e: unknown) => {
+    // A coded error (the v86 self-check) keeps its code and message; anything else is a crash.
+    if (isVmsfxError(e)) post({ type: "error", message: e.message, code: e.code });
+    else post({ type: "error", message: e instanceof Error ? (e.stack ?? e.message) : String(e) });
+  });
 });
 
 function findSlot(id: number): DiskSlot {

@@ -1,4 +1,5 @@
 import type { DiskSlot, WorkerToHost } from "./engine-protocol";
+import type { IdeDrive } from "./v86-internals";
 
 /**
  * The object v86 sees as a hard disk. v86 accepts any object with its buffer interface (checked
@@ -9,15 +10,10 @@ import type { DiskSlot, WorkerToHost } from "./engine-protocol";
 export interface DiskProxy {
   buffer: unknown;
   pending(): number;
+  /** Resolves once no read is waiting for the host (at once if none is). */
+  settled(): Promise<void>;
   owns(id: number): boolean;
   reply(id: number, data: Uint8Array, failed?: boolean): void;
-}
-
-/** The IDE drive (an `IDEInterface` of v86) as far as reporting a failed read needs it. */
-interface IdeDrive {
-  buffer: unknown;
-  status_reg: number;
-  error_reg: number;
 }
 
 export type DiskProxies = Partial<Record<DiskSlot, DiskProxy>>;
@@ -29,19 +25,13 @@ const ATA_DSC = 0x10;
 const ATA_DRDY = 0x40;
 const ATA_ERROR_UNC = 0x40;
 
-/** The IDE drives of a running v86 (checked against 0.5.462's IDEController/IDEChannel). */
-export function ideDrives(cpu: { devices?: { ide?: Record<string, { master?: IdeDrive; slave?: IdeDrive } | undefined> } } | undefined): IdeDrive[] {
-  const ide = cpu?.devices?.ide;
-  if (!ide) return [];
-  return [ide.primary, ide.secondary].flatMap((ch) => [ch?.master, ch?.slave]).filter((d): d is IdeDrive => !!d);
-}
-
 /**
  * `drives` lists the emulator's IDE drives once it exists: a failed read is reported to the guest
  * through the drive that issued it.
  */
 export function createDiskProxy(slot: DiskSlot, size: number, head: Uint8Array | undefined, post: (m: WorkerToHost, t?: Transferable[]) => void, drives: () => IdeDrive[]): DiskProxy {
   const waiting = new Map<number, (data: Uint8Array) => void>();
+  const onSettled: (() => void)[] = [];
   const buffer = {
     byteLength: size,
     onload: undefined as undefined | ((e: object) => void),
@@ -78,12 +68,14 @@ export function createDiskProxy(slot: DiskSlot, size: number, head: Uint8Array |
   return {
     buffer,
     pending: () => waiting.size,
+    settled: () => (waiting.size === 0 ? Promise.resolve() : new Promise<void>((resolve) => onSettled.push(resolve))),
     owns: (id) => waiting.has(id),
     reply(id, data, failed) {
       // A block that fails verification never gets here: the host stops the guest instead.
       const fn = waiting.get(id);
       waiting.delete(id);
       fn?.(data);
+      if (waiting.size === 0) for (const resolve of onSettled.splice(0)) resolve();
       if (failed) {
         // v86's disk buffer interface has no error path: the completion above has just set a
         // good status and raised the IRQ. The guest's handler runs only after we return, so

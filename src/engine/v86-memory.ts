@@ -1,22 +1,11 @@
 import type { BlockChange, ImageBlocks, ImagePresence } from "./engine-protocol";
+import { cpuOf, guestMemoryView, saveWithoutBuffers, svgaMemoryView, type V86Emulator } from "./v86-internals";
 
 /**
- * Guest RAM and VGA memory live inside v86's wasm memory. v86 exposes them as Proxy views that
- * build a new typed array on every access, so we build our own views once. Facts checked against
- * v86 0.5.462: RAM at cpu.mem8.byteOffset (cpu.memory_size[0] bytes), VGA at
- * cpu.devices.vga.svga_memory; state[77]/[78] hold packed RAM pages, vga state [39] the SVGA
- * memory and [61] the derived pixel buffer.
+ * Guest RAM and VGA memory live inside v86's wasm memory; the views onto them are in
+ * v86-internals.ts. This module cuts them into blocks, clears absent ones and finds changed ones.
  */
-/* eslint-disable @typescript-eslint/no-explicit-any */
-
-export function guestMemoryView(cpu: any): Uint8Array {
-  return new Uint8Array(cpu.wasm_memory.buffer, cpu.mem8.byteOffset, cpu.memory_size[0]);
-}
-
-export function svgaMemoryView(cpu: any): Uint8Array {
-  const svga = cpu.devices.vga.svga_memory;
-  return new Uint8Array(cpu.wasm_memory.buffer, svga.byteOffset, svga.length);
-}
+export { guestMemoryView, svgaMemoryView };
 
 export function writeBlocks(view: Uint8Array, image: ImageBlocks): void {
   for (const { indices, data } of image.blocks) {
@@ -66,25 +55,9 @@ export function viewIsZero(view: Uint8Array): (offset: number, length: number) =
  * returns those separately, copied out of the wasm memory: the state shrinks from ~50 MB to well
  * under 1 MB and RAM is cut into blocks by the caller.
  */
-export async function captureState(emulator: any): Promise<{ state: Uint8Array; memory: ArrayBuffer; vga: ArrayBuffer }> {
-  const cpu = emulator.v86.cpu;
-  const vga = cpu.devices.vga;
-  const packMemory = cpu.pack_memory;
-  const vgaGetState = vga.get_state;
-  cpu.pack_memory = () => ({ bitmap: { get_buffer: () => new ArrayBuffer(0) }, packed_memory: new Uint8Array(0) });
-  vga.get_state = function (this: unknown) {
-    const s = vgaGetState.call(this);
-    s[39] = new Uint8Array(0);
-    s[61] = 0;
-    return s;
-  };
-  let raw: ArrayBuffer;
-  try {
-    raw = await emulator.save_state();
-  } finally {
-    cpu.pack_memory = packMemory;
-    vga.get_state = vgaGetState;
-  }
+export async function captureState(emulator: V86Emulator): Promise<{ state: Uint8Array; memory: ArrayBuffer; vga: ArrayBuffer }> {
+  const raw = await saveWithoutBuffers(emulator);
+  const cpu = cpuOf(emulator);
   const memory = guestMemoryView(cpu).slice().buffer;
   const vgaMemory = svgaMemoryView(cpu).slice().buffer;
   return { state: new Uint8Array(raw), memory, vga: vgaMemory };

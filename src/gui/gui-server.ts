@@ -2,8 +2,8 @@ import { randomBytes, timingSafeEqual } from "node:crypto";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
+import { WebSocketServer, type WebSocket } from "ws";
 import { VmsfxError } from "../errors";
-import { acceptWebSocket, type WebSocketConnection } from "./websocket";
 
 /**
  * The browser window's web server: 127.0.0.1 only, a random port, and a random token every
@@ -22,14 +22,20 @@ export interface GuiServer {
 
 export interface GuiServerOptions {
   page: (nonce: string) => string;
-  onClient: (client: WebSocketConnection) => void;
+  onClient: (client: WebSocket) => void;
 }
+
+/** Messages from the page are small (keys, mouse moves, typed or pasted text); ws closes with 1009 above this. */
+export const MAX_PAGE_MESSAGE = 1 << 20;
 
 export async function startGuiServer(opts: GuiServerOptions): Promise<GuiServer> {
   const token = randomBytes(24).toString("base64url");
   const tokenBytes = Buffer.from(token);
   let port = 0;
   const sockets = new Set<Duplex>();
+  // ws does the protocol (UTF-8 checks on text, control frames, fragments, limits); this file
+  // decides who may connect. No compression: the page is on loopback.
+  const wss = new WebSocketServer({ noServer: true, clientTracking: false, perMessageDeflate: false, maxPayload: MAX_PAGE_MESSAGE });
 
   const hostAllowed = (host: string | undefined) => host === `127.0.0.1:${port}` || host === `localhost:${port}`;
   const tokenOf = (req: http.IncomingMessage) => new URL(req.url ?? "/", "http://127.0.0.1").searchParams.get("t") ?? "";
@@ -62,17 +68,21 @@ export async function startGuiServer(opts: GuiServerOptions): Promise<GuiServer>
     res.end(req.method === "HEAD" ? undefined : body);
   });
 
-  server.on("upgrade", (req: http.IncomingMessage, socket: Duplex) => {
+  server.on("upgrade", (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     // Browsers always send Origin: a page from elsewhere is refused even if it learned the token.
     // Programs that send none already had to know the token.
     const origin = req.headers.origin;
     const ok = hostAllowed(req.headers.host) && tokenValid(tokenOf(req)) && pathOf(req) === "/ws" && (origin === undefined || origin === `http://127.0.0.1:${port}` || origin === `http://localhost:${port}`);
-    const client = ok ? acceptWebSocket(req, socket) : undefined;
-    if (!client) {
+    if (!ok || req.headers.upgrade?.toLowerCase() !== "websocket") {
       socket.end("HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
       return;
     }
-    opts.onClient(client);
+    wss.handleUpgrade(req, socket, head, (client) => {
+      // ws closes the connection itself on a protocol error (1002, 1007, 1009) and then reports
+      // it here; without a listener the error would be thrown.
+      client.on("error", () => undefined);
+      opts.onClient(client);
+    });
   });
   server.on("connection", (s) => {
     sockets.add(s);

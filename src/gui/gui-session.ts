@@ -2,9 +2,11 @@ import type { GuestHost } from "../engine/engine-host";
 import { startGuiServer } from "./gui-server";
 import { openBrowser } from "./open-browser";
 import { guiPage } from "./page";
+import { pageScript } from "./page-asset";
 import { parsePageInput } from "./page-input";
+import { PageLink } from "./page-link";
+import { MSG_SERIAL } from "./page-protocol";
 import { ScreenMirror } from "./screen-mirror";
-import type { WebSocketConnection } from "./websocket";
 
 /**
  * The browser window (`--gui`): the guest's VGA screen and serial console in a page on loopback,
@@ -25,9 +27,6 @@ export interface GuiSession {
   close(message: string): Promise<void>;
 }
 
-/** A page that cannot keep up is skipped, then sent the whole screen once it has drained. */
-const MAX_BACKLOG = 8 * 1024 * 1024;
-
 export interface GuiStart extends GuiOptions {
   title: string;
   /** What the console showed when the guest was saved (the terminal got it redrawn; so does the page). */
@@ -39,42 +38,33 @@ export interface GuiStart extends GuiOptions {
 }
 
 export async function startGui(host: GuestHost, opts: GuiStart): Promise<GuiSession> {
+  const script = pageScript();
   const mirror = new ScreenMirror();
   if (opts.consoleTail) mirror.output(Buffer.from(opts.consoleTail, "latin1"));
-  const clients = new Set<WebSocketConnection>();
-  const stale = new WeakSet<WebSocketConnection>();
+  const links = new Set<PageLink>();
 
   host.on("serial", (bytes) => {
     const msg = mirror.output(bytes);
-    for (const c of clients) c.sendBinary(msg);
+    for (const link of links) link.serial(msg);
   });
   host.on("screen", (update) => {
     const msg = mirror.screen(update);
-    for (const c of clients) {
-      if (c.backlog > MAX_BACKLOG) {
-        stale.add(c);
-        continue;
-      }
-      if (stale.has(c)) {
-        stale.delete(c);
-        const whole = mirror.currentScreen();
-        // The mirror already holds this update.
-        if (whole) c.sendBinary(whole);
-        continue;
-      }
-      c.sendBinary(msg);
-    }
+    for (const link of links) link.screen(msg);
   });
 
   const server = await startGuiServer({
-    page: (nonce) => guiPage(opts.title, nonce),
-    onClient: (client) => {
-      clients.add(client);
-      client.on("close", () => clients.delete(client));
-      client.sendText(JSON.stringify({ t: "hello", title: opts.title }));
-      for (const m of mirror.replay()) client.sendBinary(m);
-      client.on("message", (data, text) => {
-        const input = text ? parsePageInput(data) : undefined;
+    page: (nonce) => guiPage(opts.title, nonce, script),
+    onClient: (ws) => {
+      const link = new PageLink(ws, () => mirror.currentScreen());
+      links.add(link);
+      ws.on("close", () => links.delete(link));
+      link.notice({ t: "hello", title: opts.title });
+      for (const m of mirror.replay()) {
+        if (m[0] === MSG_SERIAL) link.serial(m);
+        else link.screen(m);
+      }
+      ws.on("message", (data, isBinary) => {
+        const input = !isBinary && Buffer.isBuffer(data) ? parsePageInput(data) : undefined;
         if (!input) return;
         if (input.t === "serial") host.input(input.bytes);
         else if (input.t === "keys") host.keyboard(input.codes);
@@ -92,9 +82,9 @@ export async function startGui(host: GuestHost, opts: GuiStart): Promise<GuiSess
   return {
     url: server.url,
     async close(message: string) {
-      for (const c of clients) {
-        c.sendText(JSON.stringify({ t: "bye", message }));
-        c.close();
+      for (const link of links) {
+        link.notice({ t: "bye", message });
+        link.close();
       }
       await server.close();
     },

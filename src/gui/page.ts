@@ -1,14 +1,13 @@
-import { PAGE_SCRIPT } from "./page-script";
-
 /**
- * The browser window's page, inlined so the one-file executable carries it with no extra asset.
+ * The browser window's page; its script (page-asset.ts) is inlined so the one-file executable
+ * carries it with no extra asset.
  * The screen is a canvas (text mode drawn cell by cell, graphics as pixels); the same text is
  * kept in an off-screen element for screen readers, copying and tests. The console pane is a
  * small terminal for the serial port. Keys typed on the screen go to the PS/2 keyboard, keys
  * typed in the console to the serial port; the mouse over the screen is the PS/2 mouse.
  */
 
-export function guiPage(title: string, nonce: string): string {
+export function guiPage(title: string, nonce: string, script: string): string {
   const t = escapeHtml(title);
   return `<!doctype html>
 <html lang="en">
@@ -54,7 +53,7 @@ export function guiPage(title: string, nonce: string): string {
     <pre id="console" tabindex="0"></pre>
   </section>
 </main>
-<script nonce="${nonce}">${PAGE_SCRIPT}</script>
+<script nonce="${nonce}">${script}</script>
 </body>
 </html>
 `;

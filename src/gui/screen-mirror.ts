@@ -1,19 +1,11 @@
 import type { ScreenUpdate } from "../engine/engine-protocol";
+import { MSG_GRAPHICS, MSG_SERIAL, MSG_TEXT } from "./page-protocol";
 
 /**
  * The launcher's copy of what the guest shows, so a page that opens (or reloads) late gets the
- * whole screen and the recent console at once, then only changes. Messages to the page are
- * binary, first byte the kind:
- *   1 text screen:  cols u16, rows u16, cursor row u16, col u16, visible u8, then per cell the
- *                   CP437 code, then fg RGB, then bg RGB (3 bytes each)
- *   2 console:      the guest's serial bytes
- *   3 graphics:     width u16, height u16, first row u16, then RGBA rows
- * (u16 little-endian.)
+ * whole screen and the recent console at once, then only changes. The messages' layout is in
+ * page-protocol.ts.
  */
-
-export const MSG_TEXT = 1;
-export const MSG_SERIAL = 2;
-export const MSG_GRAPHICS = 3;
 
 /** Enough console history to fill the pane on a reload. */
 const SERIAL_BACKLOG = 64 * 1024;

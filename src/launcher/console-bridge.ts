@@ -37,6 +37,8 @@ export interface ConsoleBridge {
   outputGone(settled: () => void): void;
   /** Piped input the guest may not have read (nothing on a terminal). */
   unread(): UnreadInput;
+  /** The app has ended with this many typed bytes unread (the guest counted them): type nothing more. */
+  appEnded(unreadBytes: number): void;
   close(): void;
 }
 
@@ -95,6 +97,7 @@ export function attachConsole(host: GuestHost, opts: ConsoleOptions): ConsoleBri
       else settled();
     },
     unread: () => pacer?.unread() ?? { lines: 0 },
+    appEnded: (unreadBytes) => pacer?.appEnded(unreadBytes),
     close() {
       if (closed) return;
       closed = true;

@@ -35,6 +35,13 @@ export interface GuestAgentOptions {
   onExit: (status: number, detached: boolean) => void;
   /** The agent started the app's session (protocol 2). */
   onStarted?: () => void;
+  /**
+   * The app has ended, and the guest counted the bytes of typed input it never read (`ended N`,
+   * from vmsfx-exec's watcher; guest bases since issue 12's fix; older ones never say it).
+   */
+  onEnded?: (unreadBytes: number) => void;
+  /** A poweroff inside the guest is quitting the app (`quitting`). */
+  onQuitting?: () => void;
   now?: () => number;
 }
 
@@ -115,6 +122,8 @@ export function attachGuestAgent(host: GuestHost, opts: GuestAgentOptions): Gues
         started.set();
         opts.onStarted?.();
       }
+      else if (word === "ended" && /^\d+$/.test(value ?? "")) opts.onEnded?.(Number(value));
+      else if (word === "quitting") opts.onQuitting?.();
       else if (word === "exit" && /^\d+$/.test(value ?? "")) opts.onExit(Number(value) & 0xff, disk === "detached");
     }
     if (partial.length > 4096) partial = "";

@@ -20,6 +20,8 @@ const MATCH_WINDOW = 1024;
 const SETTLE_MS = 250;
 /** A longer last line is output, not a prompt. */
 const MAX_PROMPT = 80;
+/** A Linux tty holds at most 4 KiB of unread input: older lines sent were read or dropped. */
+const SENT_KEPT = 8192;
 
 /** Input the guest may not have read when it stopped: how many lines, and the first of them. */
 export interface UnreadInput {
@@ -47,6 +49,15 @@ export class LinePacer {
   private promptText: string | undefined;
   /** What the guest showed since the last unconfirmed line was sent. */
   private sinceUnconfirmed = "";
+  /**
+   * A prompt came while lines sent on quiet were unconfirmed: it may be the prompt that reads the
+   * first of them (typed ahead), not one waiting for more. What the guest shows right after it
+   * decides: that line's text (the line editor drawing the typed-ahead line) means the prompt is
+   * spent on it; nothing at all means it waits for the next line. Seen in CI under load: sqlite's
+   * prompt came back after `.quit` had been sent on quiet, the next line went out "at a prompt",
+   * and the app quit without reading it while the launcher believed it had.
+   */
+  private afterPrompt: { key: string; seen: string } | undefined;
   /** No more input is taken (the output's reader has gone). */
   private stopped = false;
   /** An app is starting: only its ready pattern (or the long fallback) lets the first line go. */
@@ -57,6 +68,11 @@ export class LinePacer {
    * its tty echoes what it will never read.
    */
   private unconfirmed = { lines: 0, first: undefined as string | undefined };
+  /** The lines sent, newest last, as far back as a guest's tty could still hold them unread. */
+  private sent: string[] = [];
+  private sentBytes = 0;
+  /** The app has ended, and the guest counted this many typed bytes it never read. */
+  private guestUnread: number | undefined;
 
   constructor(
     private readonly send: (bytes: Uint8Array) => void,
@@ -98,7 +114,9 @@ export class LinePacer {
     if (bytes) {
       const text = Buffer.from(bytes).toString("latin1");
       const visible = text.replace(CONTROL_SEQUENCE, "");
+      if (this.afterPrompt) return this.decideAfterPrompt(visible);
       this.noteVisible(visible);
+      if (this.afterPrompt) return;
       if (visible.length > 0) {
         this.spoke = true;
         if (this.settle) {
@@ -124,6 +142,7 @@ export class LinePacer {
   /** The guest showed a prompt. A second cue for the same prompt is ignored. */
   prompt(): void {
     if (!this.ready && !this.spoke) return;
+    if (this.unconfirmed.lines > 0) return this.awaitAfterPrompt();
     this.becomeReady(true);
   }
 
@@ -153,19 +172,78 @@ export class LinePacer {
     this.stopped = true;
   }
 
-  /** What the guest may never have read: lines sent on quiet since its last prompt, then the input not yet sent. */
+  /**
+   * The app has ended, and the guest counted the typed bytes it never read: from now on what was
+   * read is known rather than guessed, and nothing more is typed (input that still arrives is
+   * kept, to be counted as never run).
+   */
+  appEnded(unreadBytes: number): void {
+    this.guestUnread = unreadBytes;
+    this.close();
+  }
+
+  /**
+   * What the guest may never have read, then the input not yet sent. Once the guest has counted
+   * it (`appEnded`), the last that many bytes sent; before, the lines sent on quiet since its
+   * last prompt.
+   */
   unread(): UnreadInput {
     let pending = 0;
     for (let at = 0; at < this.queue.length; at = this.queue.indexOf(0x0a, at) + 1 || this.queue.length) pending++;
     const nl = this.queue.indexOf(0x0a);
-    const next = this.queue.subarray(0, nl < 0 ? this.queue.length : nl).toString("latin1");
-    return { lines: this.unconfirmed.lines + pending, first: this.unconfirmed.first ?? (pending ? next : undefined) };
+    const next = pending ? this.queue.subarray(0, nl < 0 ? this.queue.length : nl).toString("latin1") : undefined;
+    const sentUnread = this.guestUnread === undefined ? this.unconfirmed : this.lastSent(this.guestUnread);
+    return { lines: sentUnread.lines + pending, first: sentUnread.first ?? next };
+  }
+
+  /** The sent lines that hold the last `bytes` bytes sent. */
+  private lastSent(bytes: number): { lines: number; first?: string } {
+    let lines = 0;
+    let first: string | undefined;
+    for (let i = this.sent.length - 1; i >= 0 && bytes > 0; i--, lines++) {
+      bytes -= this.sent[i].length;
+      first = this.sent[i].replace(/\n$/, "");
+    }
+    return { lines, first };
+  }
+
+  private remember(line: string): void {
+    this.sent.push(line);
+    this.sentBytes += line.length;
+    while (this.sentBytes - this.sent[0].length >= SENT_KEPT) this.sentBytes -= this.sent.shift()!.length;
   }
 
   close(): void {
     this.ended = true;
     if (this.idle) clearTimeout(this.idle);
     if (this.settle) clearTimeout(this.settle);
+  }
+
+  /** The prompt reads the lines sent on quiet; whether it waits for more is decided by what follows. */
+  private awaitAfterPrompt(): void {
+    const key = echoKey(this.unconfirmed.first ?? "");
+    this.unconfirmed = { lines: 0, first: undefined };
+    this.ready = false;
+    this.atPrompt = false;
+    this.spoke = false;
+    this.sinceSend = "";
+    if (key === "") return this.becomeReady(true);
+    this.afterPrompt = { key, seen: "" };
+    this.armIdle();
+  }
+
+  /** Output after a prompt that may be spent on a typed-ahead line. */
+  private decideAfterPrompt(visible: string): void {
+    const check = this.afterPrompt!;
+    check.seen = (check.seen + visible).replace(/^[ \t]+/, "");
+    // Nothing visible yet, or the start of the line so far: keep watching (quiet decides).
+    if (check.seen === "" || (check.seen.length < check.key.length && check.key.startsWith(check.seen))) return;
+    // The typed-ahead line drawn at the prompt (spent: the prompt after it is the next cue) or
+    // other output (not a prompt at rest): either way the next prompt or quiet decides.
+    this.afterPrompt = undefined;
+    this.noteVisible(visible);
+    this.spoke = true;
+    this.armIdle();
   }
 
   /**
@@ -177,7 +255,11 @@ export class LinePacer {
     this.recent = (this.recent + visible).slice(-MATCH_WINDOW);
     if (this.unconfirmed.lines === 0 || !this.promptText) return;
     this.sinceUnconfirmed = (this.sinceUnconfirmed + visible).slice(-MATCH_WINDOW);
-    if (this.sinceUnconfirmed.includes(this.promptText)) this.unconfirmed = { lines: 0, first: undefined };
+    const at = this.sinceUnconfirmed.lastIndexOf(this.promptText);
+    if (at < 0) return;
+    const rest = this.sinceUnconfirmed.slice(at + this.promptText.length);
+    this.awaitAfterPrompt();
+    if (this.afterPrompt && rest) this.decideAfterPrompt(rest);
   }
 
   private becomeReady(atPrompt: boolean): void {
@@ -221,13 +303,24 @@ export class LinePacer {
     this.atPrompt = false;
     this.spoke = false;
     this.sinceSend = "";
+    this.remember(line.toString("latin1"));
     this.send(new Uint8Array(line));
     this.armIdle();
   }
 
   private armIdle(): void {
     if (this.idle) clearTimeout(this.idle);
-    // Quiet is a cue of its own: a program reading stdin may print nothing at all.
-    this.idle = setTimeout(() => this.becomeReady(false), this.quietMs);
+    // Quiet is a cue of its own: a program reading stdin may print nothing at all. Quiet right
+    // after a prompt means that prompt waits for the next line.
+    this.idle = setTimeout(() => {
+      const atRest = this.afterPrompt?.seen === "";
+      this.afterPrompt = undefined;
+      this.becomeReady(atRest);
+    }, this.quietMs);
   }
+}
+
+/** The start of a line, as a line editor draws it when it reads the line typed ahead. */
+function echoKey(line: string): string {
+  return (/^[\x20-\x7e]*/.exec(line)?.[0] ?? "").trim().slice(0, 16);
 }

@@ -1,7 +1,8 @@
 import type { GuestHost } from "../engine/engine-host";
 import type { BlockChange } from "../engine/engine-protocol";
 import { encodeBlock, isAllZero, type StoredCipher } from "../snapshot/block-codec";
-import { allMaps, blockCount, type BlockHash, type BlockMap, type DiskEntry, type Manifest } from "../snapshot/manifest";
+import { blockCount, type BlockHash, type BlockMap, type DiskEntry, type Manifest } from "../snapshot/manifest";
+import { blockHashes } from "../snapshot/block-maps";
 import type { OverlayDisk } from "../snapshot/overlay-disk";
 import { saveResumePoint, type ResumeKind, type ResumePoint, type SaveResult } from "../snapshot/resume-point";
 
@@ -31,6 +32,8 @@ export interface SaveOnExitInput {
   cipher?: StoredCipher;
   /** The console line the user was on; shown again on resume. */
   consoleLine: string;
+  /** Stored bytes of a block this session read from (the bundle, the previous pack or a remote). */
+  readStored?: (hash: BlockHash, rawLength: number) => Promise<Uint8Array>;
 }
 
 export async function saveOnExit(input: SaveOnExitInput): Promise<SaveResult & { ms: number }> {
@@ -73,21 +76,39 @@ export async function saveOnExit(input: SaveOnExitInput): Promise<SaveResult & {
     }
     disks.push({ slot: entry.slot, map: { ...entry.map, blocks } });
   }
-  const inBundle = bundleHashes(input.bundleManifest);
+  const inBundle = blockHashes(input.bundleManifest);
+  const whole = await keepDataDiskWhole(input, disks, fresh);
   const result = await saveResumePoint({
     stateDir: input.stateDir,
     bundleManifestSha256: input.bundleManifestSha256,
     kind: input.kind,
     manifest: { ...input.base, state, memory, vgaMemory, disks, console: consoleInfo },
-    inBundle: (h) => inBundle.has(h),
+    inBundle: (h) => inBundle.has(h) && !whole.has(h),
     fresh,
     previous: input.previous,
   });
   return { ...result, ms: Math.round(performance.now() - started) };
 }
 
-function bundleHashes(m: Manifest): Set<BlockHash> {
-  const out = new Set<BlockHash>();
-  for (const map of allMaps(m)) for (const h of map.blocks) if (h) out.add(h);
-  return out;
+/**
+ * At a quit, every block of the app's data disk goes into the pack, not only the changed ones (a
+ * fresh data disk is a handful of blocks), so a new version of the app can take the disk over
+ * (snapshot/data-carry.ts). A block that cannot be read now (a thin bundle offline) only means
+ * this point stays tied to this version.
+ */
+async function keepDataDiskWhole(input: SaveOnExitInput, disks: DiskEntry[], fresh: Map<BlockHash, Uint8Array>): Promise<Set<BlockHash>> {
+  const slot = input.kind === "quit" ? input.bundleManifest.app?.dataDisk : undefined;
+  const map = disks.find((d) => d.slot === slot)?.map;
+  if (!map || !input.readStored) return new Set();
+  const copies = new Map<BlockHash, Uint8Array>();
+  try {
+    for (const h of new Set(map.blocks)) {
+      if (h === null || fresh.has(h) || input.previous?.pack?.blocks[h]) continue;
+      copies.set(h, await input.readStored(h, map.blockSize));
+    }
+  } catch {
+    return new Set();
+  }
+  for (const [h, stored] of copies) fresh.set(h, stored);
+  return new Set(map.blocks.filter((h): h is BlockHash => h !== null));
 }

@@ -44,7 +44,8 @@ async function writable(dir: string): Promise<boolean> {
   }
 }
 
-function alive(pid: number): boolean {
+/** Whether a process with this id exists (one of another user counts). */
+export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

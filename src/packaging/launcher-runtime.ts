@@ -6,14 +6,16 @@ import * as path from "node:path";
 import { promisify } from "node:util";
 import { VmsfxError, fromFsError } from "../errors";
 import { SEA_ASSET_WASM, SEA_ASSET_WORKER } from "../launcher/sea-assets";
-import { PINNED_NODE_VERSION, TARGET_FORMAT, TARGET_NAMES, hostTarget, officialNodeBinary, type BinaryFormat, type TargetName } from "./node-targets";
+import { TARGET_FORMAT, TARGET_NAMES, hostTarget, officialNodeBinary, pinnedVersion, type BinaryFormat, type TargetName } from "./node-targets";
 
 /**
  * The launcher runtime: a Node binary with our launcher injected as a single-executable-
  * application blob (Node's SEA + postject). A bundle appended to it makes an app. Building one
- * takes a few seconds, so it is cached by the hash of everything that goes into it. For this
- * machine's own platform the runtime is the running node; for other targets (node-targets.ts) it
- * is the official Node of the pinned version, downloaded and verified once.
+ * takes a few seconds, so it is cached by the hash of everything that goes into it. Every target,
+ * this machine's own included, gets the official Node of its pinned version (node-targets.ts),
+ * downloaded and verified once: an app never carries whatever Node the publisher happens to run.
+ * The blob is made by the pinned runtime of this machine's platform, so the Node that runs vmsfx
+ * does not matter either.
  *
  * Signatures: the official darwin and Windows binaries are signed, and injecting the blob
  * invalidates that. postject drops the Mach-O's LC_CODE_SIGNATURE itself, and we clear the PE's
@@ -52,7 +54,7 @@ export interface RuntimeOptions {
 export interface LauncherRuntime {
   path: string;
   target: TargetName;
-  /** True when built from the running node: V8 code cache and strip are only safe then. */
+  /** True when built for this machine's platform: V8 code cache and strip are only safe then. */
   native: boolean;
 }
 
@@ -78,12 +80,10 @@ export async function launcherRuntime(opts: RuntimeOptions): Promise<LauncherRun
   if (!target) {
     throw new VmsfxError("VMSFX_USAGE", `this machine (${process.platform}-${process.arch}) is not a target vmsfx can build for; name one with --target (${TARGET_NAMES.join(", ")}).`);
   }
-  const native = target === host;
-  if (!native && process.version !== `v${PINNED_NODE_VERSION}`) {
-    // The SEA blob layout belongs to one Node version; a blob from another one would be
-    // rejected (or misread) by the downloaded runtime when the app starts.
-    throw new VmsfxError("VMSFX_USAGE", `--target ${target} needs vmsfx to run on Node ${PINNED_NODE_VERSION}, the version of the official runtime it uses; this is Node ${process.version}. Run vmsfx with Node ${PINNED_NODE_VERSION}.`);
+  if (!host) {
+    throw new VmsfxError("VMSFX_USAGE", `this machine (${process.platform}-${process.arch}) has no pinned Node runtime to make the launcher's blob with; pack on ${TARGET_NAMES.join(", ")}.`);
   }
+  const native = target === host;
   const format = TARGET_FORMAT[target];
   const inputs = {
     launcher: path.join(opts.distDir, "launcher.cjs"),
@@ -95,16 +95,18 @@ export async function launcherRuntime(opts: RuntimeOptions): Promise<LauncherRun
       throw new VmsfxError("VMSFX_FILE_NOT_FOUND", `${f} is missing: the vmsfx build is incomplete. Run \`npm run build\`.`);
     });
   }
-  const nodeBinary = native ? process.execPath : await officialNodeBinary(target, opts.downloadDir ?? opts.cacheDir, opts.onPhase);
+  const downloads = opts.downloadDir ?? opts.cacheDir;
+  const nodeBinary = await officialNodeBinary(target, downloads, opts.onPhase);
+  const blobMaker = native ? nodeBinary : await officialNodeBinary(host, downloads, opts.onPhase);
   // V8's code cache skips compiling the launcher at every start, but it is only valid on the
   // platform and Node build that made it: Node's docs require it off for cross-platform blobs.
-  const useCodeCache = native;
+  const useCodeCache = native && pinnedVersion(target) === pinnedVersion(host);
   // Debug symbols are a fifth of the binary and nothing at run time needs them; the host strip
   // only understands the host's own format, and stripping a signed Mach-O or a PE is not ours to do.
   const strip = native && format === "elf";
   // `steps` names this build procedure: bump it when the steps below change what they produce.
   const recipe = JSON.stringify({ target, useCodeCache, strip, steps: 2 });
-  const key = await hashFiles([nodeBinary, inputs.launcher, inputs.worker, inputs.wasm], recipe);
+  const key = await hashFiles([nodeBinary, blobMaker, inputs.launcher, inputs.worker, inputs.wasm], recipe);
   const cached = path.join(opts.cacheDir, `launcher-${target}-${key}${format === "pe" ? ".exe" : ""}`);
   if (await fsp.stat(cached).then((s) => s.isFile(), () => false)) return { path: cached, target, native };
 
@@ -122,9 +124,9 @@ export async function launcherRuntime(opts: RuntimeOptions): Promise<LauncherRun
     };
     const configPath = path.join(work, "sea-config.json");
     await fsp.writeFile(configPath, JSON.stringify(config));
-    // The running node always makes the blob: for other targets it is the same version (checked
-    // above) and the blob without code cache is platform-independent.
-    await run(process.execPath, ["--experimental-sea-config", configPath], { cwd: work });
+    // This platform's pinned runtime makes the blob. Without code cache a blob is the same on
+    // every platform, and its layout is the same across one major version (every pin is 24.x).
+    await run(blobMaker, ["--experimental-sea-config", configPath], { cwd: work });
     const exe = path.join(work, "runtime");
     await fsp.copyFile(nodeBinary, exe);
     await fsp.chmod(exe, 0o755);

@@ -33,11 +33,10 @@ export const TARGET_FORMAT: Record<TargetName, BinaryFormat> = {
   "darwin-x64": "macho",
 };
 
-/** The Node version of every downloaded runtime; the SEA blob must come from this same version. */
-export const PINNED_NODE_VERSION: string = pins.version;
-
 export interface Pin {
   package: string;
+  /** A 24.x release: every pin shares one major version, so one SEA blob layout serves them all. */
+  version: string;
   /** The one tarball entry that is extracted: the node executable. */
   entry: string;
   integrity: string;
@@ -54,9 +53,14 @@ export function parseTarget(value: string): TargetName {
   throw new VmsfxError("VMSFX_USAGE", `unknown --target "${value}": choose one of ${TARGET_NAMES.join(", ")}.`);
 }
 
+/** The pinned runtime's version for a target. */
+export function pinnedVersion(target: TargetName): string {
+  return pinFor(target).version;
+}
+
 function pinFor(target: TargetName): Pin {
   const pin = (pins.targets as Record<string, Pin>)[target];
-  if (!pin || !/^sha512-[A-Za-z0-9+/]{86}==$/.test(pin.integrity)) {
+  if (!pin || !/^sha512-[A-Za-z0-9+/]{86}==$/.test(pin.integrity) || !/^\d+\.\d+\.\d+$/.test(pin.version)) {
     throw new VmsfxError("VMSFX_USAGE", `node-targets.json has no valid sha512 pin for ${target}; this vmsfx build is broken. Reinstall it.`);
   }
   return pin;
@@ -71,7 +75,7 @@ function pinFor(target: TargetName): Pin {
 export async function officialNodeBinary(target: TargetName, cacheDir: string, onPhase?: (p: string) => void): Promise<string> {
   const pin = pinFor(target);
   const digest = Buffer.from(pin.integrity.slice("sha512-".length), "base64").toString("hex").slice(0, 16);
-  const final = path.join(cacheDir, `node-v${PINNED_NODE_VERSION}-${target}-${digest}${TARGET_FORMAT[target] === "pe" ? ".exe" : ""}`);
+  const final = path.join(cacheDir, `node-v${pin.version}-${target}-${digest}${TARGET_FORMAT[target] === "pe" ? ".exe" : ""}`);
   if (await fsp.stat(final).then((s) => s.isFile(), () => false)) return final;
 
   const { bytes, from, fix } = await fetchTarball(pin, onPhase);
@@ -99,14 +103,14 @@ function checkIntegrity(bytes: Buffer, pin: Pin, from: string, fix: string): voi
   if (actual !== pin.integrity) {
     throw new VmsfxError(
       "VMSFX_DOWNLOAD_INTEGRITY",
-      `${from} is not the pinned ${pin.package}@${PINNED_NODE_VERSION} (its sha512 is ${actual.slice(0, 24)}…, expected ${pin.integrity.slice(0, 24)}…); nothing was unpacked. ${fix}`,
+      `${from} is not the pinned ${pin.package}@${pin.version} (its sha512 is ${actual.slice(0, 24)}…, expected ${pin.integrity.slice(0, 24)}…); nothing was unpacked. ${fix}`,
     );
   }
 }
 
 async function fetchTarball(pin: Pin, onPhase?: (p: string) => void): Promise<{ bytes: Buffer; from: string; fix: string }> {
-  const spec = `${pin.package}@${PINNED_NODE_VERSION}`;
-  const fileName = `${pin.package}-${PINNED_NODE_VERSION}.tgz`;
+  const spec = `${pin.package}@${pin.version}`;
+  const fileName = `${pin.package}-${pin.version}.tgz`;
   // The whole tarball is held in memory (30-45 MB): what is hashed is exactly what is unpacked,
   // with no window in which the file could change between the check and the extraction.
   const mirror = process.env.VMSFX_NODE_TARBALLS;

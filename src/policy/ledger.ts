@@ -139,7 +139,7 @@ export async function readLedger(stateDir: string, mirrorPath: string, appId: st
 }
 
 function stripUndefined(l: Ledger): Ledger {
-  return Object.fromEntries(Object.entries(l).filter(([, v]) => v !== undefined)) as unknown as Ledger;
+  return Object.fromEntries(Object.entries(l).filter(([, v]) => v !== undefined)) as Ledger;
 }
 
 /** Both copies, each temp + fsync + rename. A crash between the two leaves one copy ahead; readLedger takes it. */

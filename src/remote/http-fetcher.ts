@@ -265,7 +265,8 @@ export class HttpFetcher {
       }
       return { remote: r.spec.url, kind: e.kind, reason: e.reason };
     }
-    if (e instanceof VmsfxError) return { remote: r.spec.url, kind: "invalid", reason: e.message.replace(`${r.spec.url}: `, "") };
+    // Quoted after the remote's URL, so its reason: what went wrong, without the place or advice.
+    if (e instanceof VmsfxError) return { remote: r.spec.url, kind: "invalid", reason: e.reason };
     throw e; // a bug, not a server's fault: let it surface
   }
 }

@@ -1,6 +1,6 @@
 import { promises as fsp } from "node:fs";
 import * as path from "node:path";
-import { VmsfxError, fromFsError } from "../errors";
+import { VmsfxError, fromFsError, hasTrait } from "../errors";
 import { manifestBlocks, parseManifest, serializeManifest, type EngineIdentity, type Manifest } from "../snapshot/manifest";
 import { sha256Hex } from "../snapshot/block-codec";
 import { writeFileAtomic } from "../snapshot/atomic-file";
@@ -134,12 +134,16 @@ export function withUpdate(bundle: BundleSource, u: AcceptedUpdate): BundleSourc
 
 export interface AppVersion<S> {
   /** The bundle, or the bundle as its accepted update describes it. */
-  source: S;
+  source: S | BundleSource;
   manifest: Manifest;
   manifestBytes?: Uint8Array;
   signature?: Uint8Array;
   /** Names this version: resume points are kept per version. */
   sha256: string;
+}
+
+function isBundle<S extends { kind: string }>(s: S): s is S & BundleSource {
+  return s.kind === "bundle";
 }
 
 /**
@@ -152,17 +156,17 @@ export async function chooseVersion<S extends { kind: string; manifest: Manifest
   o: { stateDir: string; update: boolean; engine: EngineIdentity; requireSigner?: string; say: (line: string) => void },
 ): Promise<AppVersion<S>> {
   const own: AppVersion<S> = { source: bundle, manifest: bundle.manifest, manifestBytes: bundle.manifestBytes, signature: bundle.signature, sha256: fileSha256 };
-  if (bundle.kind !== "bundle") {
+  if (!isBundle(bundle)) {
     if (o.update) throw new VmsfxError("VMSFX_UPDATE_REFUSED", "--update works on a packed thin bundle (vmsfx pack --thin --remote), not a snapshot folder.");
     return own;
   }
-  const b = bundle as unknown as BundleSource;
+  const b: BundleSource = bundle;
   let accepted = await loadAcceptedUpdate(b, o.stateDir, o.engine, o.requireSigner);
   if (o.update) {
     // Being offline must not keep the user from the version they have; a bad update must.
     const r = await checkForUpdate(b, accepted?.manifest ?? bundle.manifest, o.stateDir, o.engine, o.requireSigner).catch((e: unknown) => {
-      if (!(e instanceof VmsfxError) || (e.code !== "VMSFX_OFFLINE" && e.code !== "VMSFX_REMOTE_FAILED")) throw e;
-      o.say(`vmsfx: could not check for an update (${e.message.replace(/\.$/, "")}); running the version already here.`);
+      if (!hasTrait(e, "recoverable")) throw e;
+      o.say(`vmsfx: could not check for an update (${e.reason}); running the version already here.`);
       return { status: "unchecked" } as const;
     });
     if (r.status === "current") o.say("vmsfx: this app is up to date.");
@@ -173,5 +177,5 @@ export async function chooseVersion<S extends { kind: string; manifest: Manifest
     }
   }
   if (!accepted) return own;
-  return { source: withUpdate(b, accepted) as unknown as S, manifest: accepted.manifest, manifestBytes: accepted.manifestBytes, signature: accepted.signature, sha256: accepted.sha256 };
+  return { source: withUpdate(b, accepted), manifest: accepted.manifest, manifestBytes: accepted.manifestBytes, signature: accepted.signature, sha256: accepted.sha256 };
 }

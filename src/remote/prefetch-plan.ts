@@ -1,4 +1,5 @@
-import { blockLength, type BlockHash, type BlockMap, type Manifest } from "../snapshot/manifest";
+import type { BlockHash, Manifest } from "../snapshot/manifest";
+import { blockRefs, hotRefs, isBootPart, mapRefs, RESUME_PARTS, uniqueBlocks } from "../snapshot/block-maps";
 
 /**
  * What a thin launch fetches before the guest runs: all of RAM (and the device state) for a
@@ -9,22 +10,7 @@ import { blockLength, type BlockHash, type BlockMap, type Manifest } from "../sn
  * one each. Other disk blocks come on demand. `local` holds blocks the state folder already has.
  */
 export function blocksNeededBeforeRun(m: Manifest, coldBoot: boolean, local: ReadonlySet<BlockHash>): { hash: BlockHash; size: number }[] {
-  const needed = new Map<BlockHash, number>();
-  const want = (map: BlockMap, indices: Iterable<number>) => {
-    for (const i of indices) {
-      const h = map.blocks[i];
-      if (h && !local.has(h)) needed.set(h, blockLength(map, i));
-    }
-  };
-  const all = (map: BlockMap) => map.blocks.keys();
-  if (coldBoot && m.boot) [m.boot.bios, m.boot.vgaBios, m.boot.kernel, m.boot.initrd].forEach((b) => b && want(b, all(b)));
-  else [m.state, m.memory, m.vgaMemory].forEach((b) => want(b, all(b)));
-  m.disks.forEach((d) => want(d.map, [0]));
-  if (!coldBoot) {
-    for (const h of m.hot ?? []) {
-      const disk = m.disks.find((d) => d.slot === h.slot);
-      if (disk) want(disk.map, h.blocks);
-    }
-  }
-  return [...needed].map(([hash, size]) => ({ hash, size }));
+  const first = coldBoot && m.boot ? blockRefs(m, isBootPart) : blockRefs(m, (p) => RESUME_PARTS.includes(p));
+  const refs = [...first, ...m.disks.flatMap((d) => [...mapRefs(`disk:${d.slot}`, d.map, [0])]), ...(coldBoot ? [] : hotRefs(m))];
+  return uniqueBlocks(refs.filter((r) => !local.has(r.hash)));
 }

@@ -1,14 +1,13 @@
 import { promises as fsp } from "node:fs";
 import * as path from "node:path";
 import { VmsfxError, fromFsError } from "../errors";
-import { MAX_BLOCK, MANIFEST_FORMAT, MANIFEST_VERSION, parseManifest, serializeManifest, type BlockHash } from "../snapshot/manifest";
-import { MAX_STORED_OVERHEAD, type StoredCipher } from "../snapshot/block-codec";
-import { isLockedManifest, type BundleSource, type Unlocker } from "../snapshot/bundle-reader";
+import { MAX_BLOCK, parseManifest, type BlockHash } from "../snapshot/manifest";
+import { MAX_STORED_OVERHEAD } from "../snapshot/block-codec";
+import { openBundleContainer } from "../snapshot/bundle-reader";
+import { isLockedManifest } from "../snapshot/bundle-manifest";
 import { sha256 } from "../snapshot/bundle-layout";
 import { hotOrder } from "../snapshot/hot-order";
-import { openSnapshot } from "../snapshot/open-snapshot";
-import { BLOCKS_DIR, MANIFEST_FILE } from "../snapshot/snapshot-dir";
-import type { SnapshotSource } from "../snapshot/snapshot-source";
+import { BLOCKS_DIR, MANIFEST_FILE, openSnapshotDir } from "../snapshot/snapshot-dir";
 import { writeFileAtomic } from "../snapshot/atomic-file";
 
 /**
@@ -129,58 +128,56 @@ export function parsePublishIndex(bytes: Uint8Array, where: string): PublishInde
   };
 }
 
-/**
- * An encrypted bundle is opened without its key: the reader checks the footer, TOC and header
- * checksums as usual, and this stands in for the manifest it cannot decrypt. Publishing such a
- * bundle copies the blocks its TOC lists and never uses this manifest or cipher for anything.
- */
-const keyless: Unlocker = async () => ({
-  manifestBytes: serializeManifest({
-    format: MANIFEST_FORMAT,
-    version: MANIFEST_VERSION,
-    createdAt: "",
-    guest: { name: "(encrypted)" },
-    engine: { name: "v86", version: "", wasmSha256: "0".repeat(64) },
-    machine: { memoryBytes: 1 << 20, vgaMemoryBytes: 0 },
-    state: { size: 0, blockSize: 4096, blocks: [] },
-    memory: { size: 1 << 20, blockSize: 1 << 18, blocks: [null, null, null, null] },
-    vgaMemory: { size: 0, blockSize: 4096, blocks: [] },
-    disks: [],
-    console: { tail: "" },
-  }),
-  cipher: NO_CIPHER,
-});
-
-const NO_CIPHER: StoredCipher = {
-  seal: () => {
-    throw new Error("internal: publish never encrypts");
-  },
-  open: () => {
-    throw new Error("internal: publish never decrypts");
-  },
-};
-
-function isBundleSource(s: SnapshotSource): s is BundleSource {
-  return "toc" in s && "manifestBytes" in s;
+/** What to publish: the manifest entry's bytes, the signature, the blocks in hot order, and where to read them. */
+interface Plan {
+  location: string;
+  manifestBytes: Buffer;
+  signature?: Buffer;
+  encrypted: boolean;
+  items: PlanItem[];
+  readStored(hash: BlockHash, rawLength: number): Promise<Uint8Array>;
+  close(): Promise<void>;
 }
 
-/** What to publish: the manifest entry's bytes, the signature, and the blocks in hot order. */
-async function planFor(input: string, source: SnapshotSource): Promise<{ manifestBytes: Buffer; signature?: Buffer; encrypted: boolean; items: PlanItem[] }> {
-  if (isBundleSource(source)) {
-    const manifestBytes = source.manifestBytes;
-    if (isLockedManifest(manifestBytes)) {
-      // The manifest is sealed: the TOC is the list of blocks (already named by their sealed bytes).
-      const items = [...source.toc.blocks].map(([hash, e]) => ({ hash, rawLength: e.length, storedLength: e.length }));
-      return { manifestBytes, signature: source.signature, encrypted: true, items };
+/**
+ * A bundle is read as a container only: nothing here needs its manifest unlocked. An encrypted
+ * bundle's TOC is the list of blocks (already named by their sealed bytes); a plain one's
+ * manifest gives the hot order.
+ */
+async function bundlePlan(input: string): Promise<Plan> {
+  const c = await openBundleContainer(input);
+  const base = { location: input, manifestBytes: c.manifestBytes, signature: c.signature, readStored: c.readStored, close: () => c.port.close() };
+  try {
+    if (isLockedManifest(c.manifestBytes)) {
+      const items = [...c.toc.blocks].map(([hash, e]) => ({ hash, rawLength: e.length, storedLength: e.length }));
+      return { ...base, encrypted: true, items };
     }
-    const items = hotOrder(source.manifest).map(({ hash, size }) => ({ hash, rawLength: size, storedLength: source.storedSize(hash) }));
-    return { manifestBytes, signature: source.signature, encrypted: false, items };
+    const items = hotOrder(parseManifest(c.manifestBytes)).map(({ hash, size }) => ({ hash, rawLength: size, storedLength: c.toc.blocks.get(hash)?.length }));
+    return { ...base, encrypted: false, items };
+  } catch (e) {
+    await base.close();
+    throw e;
   }
-  // A snapshot directory: publish manifest.json's own bytes, and the blocks those bytes name.
-  const file = path.join(input, MANIFEST_FILE);
-  const manifestBytes = await fsp.readFile(file).catch((e) => Promise.reject(fromFsError(e, file, "reading the manifest")));
-  const items = hotOrder(parseManifest(manifestBytes)).map(({ hash, size }) => ({ hash, rawLength: size }));
-  return { manifestBytes, encrypted: false, items };
+}
+
+/** A snapshot directory: publish manifest.json's own bytes, and the blocks those bytes name. */
+async function directoryPlan(input: string): Promise<Plan> {
+  const source = await openSnapshotDir(input);
+  try {
+    const file = path.join(input, MANIFEST_FILE);
+    const manifestBytes = await fsp.readFile(file).catch((e) => Promise.reject(fromFsError(e, file, "reading the manifest")));
+    const items = hotOrder(parseManifest(manifestBytes)).map(({ hash, size }) => ({ hash, rawLength: size }));
+    return { location: source.location, manifestBytes, encrypted: false, items, readStored: (h, n) => source.readStored(h, n), close: () => source.close() };
+  } catch (e) {
+    await source.close();
+    throw e;
+  }
+}
+
+async function planFor(input: string): Promise<Plan> {
+  const st = await fsp.stat(input).catch(() => undefined);
+  if (!st) throw new VmsfxError("VMSFX_FILE_NOT_FOUND", `${input}: no such file or directory.`);
+  return st.isDirectory() ? directoryPlan(input) : bundlePlan(input);
 }
 
 /** The size of `file` when it exists and holds exactly the block named `hash`; else undefined. */
@@ -218,68 +215,13 @@ async function putFile(file: string, data: Uint8Array): Promise<void> {
  * on any failure index.json, manifest.json and signature are left as they were.
  */
 export async function publishSnapshot(input: string, outDir: string, opts: PublishOptions = {}): Promise<PublishResult> {
-  const source = await openSnapshot(input, { unlock: keyless });
+  const plan = await planFor(input);
   try {
-    const plan = await planFor(input, source);
     const indexFile = path.join(outDir, INDEX_FILE);
+    await refuseForeignIndex(indexFile, outDir);
     const blocksDir = path.join(outDir, PUBLISHED_BLOCKS_DIR);
-
-    // Never overwrite a file vmsfx did not write: an index.json there must be ours.
-    const oldIndex = await readIfPresent(indexFile).catch(() => undefined);
-    if (oldIndex) {
-      try {
-        parsePublishIndex(oldIndex, indexFile);
-      } catch {
-        throw new VmsfxError("VMSFX_IO", `${outDir} already holds an index.json that vmsfx publish did not write. Publish into an empty folder or one made by \`vmsfx publish\`.`);
-      }
-    }
     await fsp.mkdir(blocksDir, { recursive: true }).catch((e) => Promise.reject(fromFsError(e, blocksDir, "creating the publish folder")));
-
-    const total = plan.items.length;
-    let done = 0;
-    let bytes = 0;
-    let skipped = 0;
-    let writtenBytes = 0;
-    const copyOne = async (item: PlanItem): Promise<void> => {
-      const { hash } = item;
-      if (!HASH_RE.test(hash)) {
-        throw new VmsfxError("VMSFX_BUNDLE_CORRUPT", `${source.location}: names a block "${hash.slice(0, 70)}" that is not a SHA-256. The file is damaged; nothing was published.`);
-      }
-      const target = path.join(blocksDir, hash);
-      const present = await alreadyThere(target, hash, item.storedLength);
-      if (present !== undefined) {
-        skipped++;
-        bytes += present;
-      } else {
-        const stored = await source.readStored(hash, item.rawLength);
-        if (sha256(stored) !== hash) {
-          throw new VmsfxError(
-            "VMSFX_BLOCK_HASH_MISMATCH",
-            `${source.location}: block ${hash.slice(0, 12)}… does not match its SHA-256. The source is corrupted; nothing was published (${INDEX_FILE} is unchanged). Capture, pack or copy it again.`,
-          );
-        }
-        await writeFileAtomic(target, stored);
-        bytes += stored.byteLength;
-        writtenBytes += stored.byteLength;
-      }
-      opts.onProgress?.(++done, total);
-    };
-
-    // A small pool: positioned reads and per-file fsyncs overlap. The first failure stops it.
-    let next = 0;
-    let failure: { error: unknown } | undefined;
-    const worker = async () => {
-      while (!failure && next < total) {
-        const item = plan.items[next++];
-        try {
-          await copyOne(item);
-        } catch (error) {
-          failure ??= { error };
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: Math.max(1, Math.min(opts.concurrency ?? 4, total)) }, worker));
-    if (failure) throw failure.error;
+    const copied = await copyBlocks(plan, blocksDir, opts);
 
     // Every block is in place: now the manifest, its signature, and last the index advertising them.
     await putFile(path.join(outDir, PUBLISHED_MANIFEST_FILE), plan.manifestBytes);
@@ -287,6 +229,7 @@ export async function publishSnapshot(input: string, outDir: string, opts: Publi
     if (plan.signature) await putFile(signatureFile, plan.signature);
     else await fsp.rm(signatureFile, { force: true }).catch((e) => Promise.reject(fromFsError(e, signatureFile, "removing the previous signature")));
     const manifestSha256 = sha256(plan.manifestBytes);
+    const total = plan.items.length;
     const index: PublishIndex = {
       format: PUBLISH_INDEX_FORMAT,
       version: PUBLISH_INDEX_VERSION,
@@ -295,11 +238,69 @@ export async function publishSnapshot(input: string, outDir: string, opts: Publi
       encrypted: plan.encrypted,
       createdAt: new Date().toISOString(),
       blocks: total,
-      bytes,
+      bytes: copied.bytes,
     };
     await writeFileAtomic(indexFile, Buffer.from(JSON.stringify(index, null, 2) + "\n", "utf8"));
-    return { blocks: total, bytes, skipped, written: total - skipped, writtenBytes, manifestSha256 };
+    return { blocks: total, bytes: copied.bytes, skipped: copied.skipped, written: total - copied.skipped, writtenBytes: copied.writtenBytes, manifestSha256 };
   } finally {
-    await source.close();
+    await plan.close();
   }
+}
+
+/** Never overwrite a file vmsfx did not write: an index.json already there must be ours. */
+async function refuseForeignIndex(indexFile: string, outDir: string): Promise<void> {
+  const oldIndex = await readIfPresent(indexFile).catch(() => undefined);
+  if (!oldIndex) return;
+  try {
+    parsePublishIndex(oldIndex, indexFile);
+  } catch {
+    throw new VmsfxError("VMSFX_IO", `${outDir} already holds an index.json that vmsfx publish did not write. Publish into an empty folder or one made by \`vmsfx publish\`.`);
+  }
+}
+
+/** Copies every planned block not already there, each checked against its name, a few at a time. */
+async function copyBlocks(plan: Plan, blocksDir: string, opts: PublishOptions): Promise<{ bytes: number; skipped: number; writtenBytes: number }> {
+  const total = plan.items.length;
+  const counts = { bytes: 0, skipped: 0, writtenBytes: 0 };
+  let done = 0;
+  const copyOne = async ({ hash, rawLength, storedLength }: PlanItem): Promise<void> => {
+    if (!HASH_RE.test(hash)) {
+      throw new VmsfxError("VMSFX_BUNDLE_CORRUPT", `${plan.location}: names a block "${hash.slice(0, 70)}" that is not a SHA-256. The file is damaged; nothing was published.`);
+    }
+    const target = path.join(blocksDir, hash);
+    const present = await alreadyThere(target, hash, storedLength);
+    if (present !== undefined) {
+      counts.skipped++;
+      counts.bytes += present;
+    } else {
+      const stored = await plan.readStored(hash, rawLength);
+      if (sha256(stored) !== hash) {
+        throw new VmsfxError(
+          "VMSFX_BLOCK_HASH_MISMATCH",
+          `${plan.location}: block ${hash.slice(0, 12)}… does not match its SHA-256. The source is corrupted; nothing was published (${INDEX_FILE} is unchanged). Capture, pack or copy it again.`,
+        );
+      }
+      await writeFileAtomic(target, stored);
+      counts.bytes += stored.byteLength;
+      counts.writtenBytes += stored.byteLength;
+    }
+    opts.onProgress?.(++done, total);
+  };
+
+  // A small pool: positioned reads and per-file fsyncs overlap. The first failure stops it.
+  let next = 0;
+  let failure: { error: unknown } | undefined;
+  const worker = async () => {
+    while (!failure && next < total) {
+      const item = plan.items[next++];
+      try {
+        await copyOne(item);
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(opts.concurrency ?? 4, total)) }, worker));
+  if (failure) throw failure.error;
+  return counts;
 }

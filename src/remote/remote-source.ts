@@ -1,5 +1,6 @@
 import { promises as fsp } from "node:fs";
 import * as path from "node:path";
+import { fromFsError, hasTrait } from "../errors";
 import { sha256Hex, MAX_STORED_OVERHEAD } from "../snapshot/block-codec";
 import { writeFileAtomic } from "../snapshot/atomic-file";
 import type { BlockHash } from "../snapshot/manifest";
@@ -17,6 +18,8 @@ import { HttpFetcher, remoteFromUrl } from "./http-fetcher";
 export interface RemoteBackedSource extends SnapshotSource, Pick<BundleSource, "entry" | "readSpan"> {
   /** Fetches, in parallel, every listed block that is neither in the file nor cached. */
   prefetch(blocks: { hash: BlockHash; size: number }[]): Promise<{ fetched: number; bytes: number }>;
+  /** A block from the file or the cache only (undefined when only the network has it). */
+  readLocal(hash: BlockHash, rawLength: number): Promise<Uint8Array | undefined>;
 }
 
 const HASH = /^[0-9a-f]{64}$/;
@@ -48,11 +51,10 @@ export function openRemoteBacked(local: SnapshotSource & Partial<Pick<BundleSour
   // verified block is used from memory, and the next launch fetches it again.
   const keep = async (h: BlockHash, bytes: Uint8Array) => {
     try {
-      await fsp.mkdir(cacheDir, { recursive: true });
+      await fsp.mkdir(cacheDir, { recursive: true }).catch((e) => Promise.reject(fromFsError(e, cacheDir, "creating the block cache")));
       await writeFileAtomic(cachePath(h), bytes);
     } catch (e) {
-      const code = (e as { code?: string }).code;
-      if (!["VMSFX_DISK_FULL", "VMSFX_IO", "ENOSPC", "EDQUOT", "EROFS", "EACCES", "EPERM"].includes(code ?? "")) throw e;
+      if (!hasTrait(e, "storage")) throw e;
     }
   };
   return {
@@ -75,6 +77,9 @@ export function openRemoteBacked(local: SnapshotSource & Partial<Pick<BundleSour
       failed.delete(hash);
       await keep(hash, bytes);
       return bytes;
+    },
+    async readLocal(hash, rawLength) {
+      return inFile(hash) ? local.readStored(hash, rawLength) : fromCache(hash);
     },
     async prefetch(blocks) {
       const wanted = [];

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { VmsfxError } from "../errors";
 import type { BlockHash } from "./manifest";
-import { loadZstd, type Zstd } from "./zstd-wasm";
+import { loadZstd, type Zstd } from "./zstd-native";
 
 /**
  * One block on disk or on the wire is either a single zstd frame or, when compression would not
@@ -67,7 +67,7 @@ export function decodeBlock(zstd: Zstd, stored: Uint8Array, rawLength: number, h
   if (stored.byteLength === rawLength) return stored;
   // Only verified bytes get here. A frame can still declare a size other than the manifest's
   // (a hand-made bundle): refuse it before the decoder allocates for it. Reading the size field
-  // from the frame header ourselves avoids zstd-codec copying the whole frame just for that.
+  // from the frame header ourselves costs nothing next to the decoder.
   const declared = frameContentSize(stored);
   if (declared !== rawLength) throw corrupt(what, `block ${hash.slice(0, 12)}… declares ${declared ?? "no"} bytes, expected ${rawLength}`);
   const out = zstd.decompress(stored, rawLength);
@@ -77,7 +77,7 @@ export function decodeBlock(zstd: Zstd, stored: Uint8Array, rawLength: number, h
 
 /**
  * Frame_Content_Size from a zstd frame header (RFC 8878 §3.1.1.1), or null when absent or not a
- * frame. zstd-codec only offers this through a call that first copies the whole frame.
+ * frame.
  */
 export function frameContentSize(frame: Uint8Array): number | null {
   if (frame.byteLength < 6 || frame[0] !== 0x28 || frame[1] !== 0xb5 || frame[2] !== 0x2f || frame[3] !== 0xfd) return null;

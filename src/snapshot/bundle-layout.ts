@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { VmsfxError } from "../errors";
+import { VmsfxError, type ErrorCode } from "../errors";
 import type { BlockHash } from "./manifest";
 
 /**
@@ -80,16 +80,24 @@ export function hasFooterMagic(b: Uint8Array): boolean {
   return b.byteLength >= 8 && Buffer.from(b.buffer, b.byteOffset, 8).equals(FOOTER_MAGIC);
 }
 
+/**
+ * A failure of the bundle at `where`: the message leads with the place and ends with the advice;
+ * its reason (what a message about several sources quotes) is neither, and the place is a detail.
+ */
+export function bundleError(code: ErrorCode, where: string, reason: string, advice: string): VmsfxError {
+  return new VmsfxError(code, `${where}: ${reason}. ${advice}`, { reason, details: { where } });
+}
+
 /** Decodes and range-checks a footer against the size of the file that holds it. */
 export function decodeFooter(b: Buffer, fileSize: number, where: string): Footer {
   const version = b.readUInt32LE(8);
   if (version !== FORMAT_VERSION) {
-    throw new VmsfxError("VMSFX_UNSUPPORTED_VERSION", `${where}: bundle format version ${version} is not supported (this vmsfx reads version ${FORMAT_VERSION}). Use the vmsfx release that made it.`);
+    throw bundleError("VMSFX_UNSUPPORTED_VERSION", where, `bundle format version ${version} is not supported (this vmsfx reads version ${FORMAT_VERSION})`, "Use the vmsfx release that made it.");
   }
   const bundleLength = safe(b.readBigUInt64LE(16));
   const tocOffset = safe(b.readBigUInt64LE(24));
   const tocLength = b.readUInt32LE(32);
-  const bad = (what: string) => new VmsfxError("VMSFX_BUNDLE_CORRUPT", `${where}: footer ${what}. The file is damaged; download or copy it again.`);
+  const bad = (what: string) => bundleError("VMSFX_BUNDLE_CORRUPT", where, `footer ${what}`, "The file is damaged; download or copy it again.");
   if (bundleLength < TAIL_SIZE || bundleLength > fileSize) throw bad(`claims a bundle of ${bundleLength} bytes in a file of ${fileSize}`);
   if (tocLength < TOC_HEADER_SIZE || tocLength > MAX_TOC_LENGTH) throw bad(`has an impossible TOC length ${tocLength}`);
   if (tocOffset < TAR_BLOCK || tocOffset + tocLength > bundleLength - FOOTER_FROM_END - TAR_BLOCK) throw bad("points the TOC outside the bundle");
@@ -120,7 +128,7 @@ export function encodeToc(toc: Toc): Buffer {
 
 /** Every range must lie inside the bundle's data area, i.e. before the TOC itself. */
 export function decodeToc(b: Buffer, dataEnd: number, where: string): Toc {
-  const bad = (what: string) => new VmsfxError("VMSFX_BUNDLE_CORRUPT", `${where}: table of contents ${what}. The file is damaged; download or copy it again.`);
+  const bad = (what: string) => bundleError("VMSFX_BUNDLE_CORRUPT", where, `table of contents ${what}`, "The file is damaged; download or copy it again.");
   if (!b.subarray(0, 8).equals(TOC_MAGIC)) throw bad("has no TOC magic");
   if (b.readUInt32LE(8) !== FORMAT_VERSION) throw bad("has an unknown version");
   const count = b.readUInt32LE(12);

@@ -34,8 +34,6 @@ export interface WriteBundleResult {
   blocks: number;
 }
 
-const HIGH_WATER = 8 << 20;
-
 export async function writeBundle(source: SnapshotSource, out: string, opts: WriteBundleOptions = {}): Promise<WriteBundleResult> {
   if (opts.encrypt && source.cipher) throw new VmsfxError("VMSFX_USAGE", `${source.location} is already encrypted.`);
   const all = hotOrder(source.manifest);
@@ -75,11 +73,11 @@ export async function writeBundle(source: SnapshotSource, out: string, opts: Wri
     const add = async (name: string, data: Uint8Array): Promise<TocEntry> => {
       const entry = { offset: pos + TAR_BLOCK, length: data.byteLength };
       pos += TAR_BLOCK + tarPadded(data.byteLength);
+      // Bounded memory: tar-stream calls back once the entry's bytes have left the pack, i.e. after
+      // the file stream drained them (its back-pressure), so at most one block is held here.
       await new Promise<void>((resolve, reject) =>
         pack.entry({ name, size: data.byteLength, mode: 0o644, mtime: new Date(0), uid: 0, gid: 0 }, Buffer.from(data.buffer, data.byteOffset, data.byteLength), (err) => (err ? reject(err) : resolve())),
       );
-      // Bounded memory: let the file catch up before reading more blocks.
-      while (pack.readableLength > HIGH_WATER) await new Promise((r) => setTimeout(r, 1));
       return entry;
     };
     const manifestEntry = await add("manifest.json", manifestBytes);

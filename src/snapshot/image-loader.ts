@@ -1,6 +1,5 @@
 import { blockLength, type BlockHash, type BlockMap } from "./manifest";
-import type { BlockReader } from "./snapshot-source";
-import type { BundleSource } from "./bundle-reader";
+import { spansOf, type BlockReader } from "./snapshot-source";
 import type { ImageBlocks, ImagePresence, ImageTarget } from "../engine/engine-protocol";
 
 /**
@@ -37,10 +36,10 @@ export async function streamImage(reader: BlockReader, map: BlockMap, target: Im
     batch = [];
   };
   const lengthOf = (hash: BlockHash) => blockLength(map, places.get(hash)![0]);
-  const source = reader.source as Partial<BundleSource>;
-  const items = [...places.keys()].map((hash) => ({ hash, entry: source.entry?.(hash) }));
-  const spanned = source.readSpan ? items.filter((x) => x.entry) : [];
-  const single = source.readSpan ? items.filter((x) => !x.entry) : items;
+  const spans = spansOf(reader.source);
+  const items = [...places.keys()].map((hash) => ({ hash, entry: spans?.entry(hash) }));
+  const spanned = items.filter((x) => x.entry);
+  const single = items.filter((x) => !x.entry);
   spanned.sort((a, b) => a.entry!.offset - b.entry!.offset);
   for (let i = 0; i < spanned.length; ) {
     const start = spanned[i].entry!.offset;
@@ -50,7 +49,7 @@ export async function streamImage(reader: BlockReader, map: BlockMap, target: Im
       end = spanned[j].entry!.offset + spanned[j].entry!.length;
       j++;
     }
-    const span = await source.readSpan!(start, end - start);
+    const span = await spans!.readSpan(start, end - start);
     for (let k = i; k < j; k++) {
       const { hash, entry } = spanned[k];
       const stored = span.subarray(entry!.offset - start, entry!.offset - start + entry!.length);

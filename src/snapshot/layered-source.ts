@@ -13,7 +13,10 @@ import type { SnapshotSource } from "./snapshot-source";
  * against the manifest's hashes by BlockReader like any others. Bundle-resident blocks keep the
  * bundle's `entry`/`readSpan`, so the hot region still loads in large reads.
  */
-export async function openLayeredSource(bundle: BundleSource, point: ResumePoint, stateDir: string): Promise<SnapshotSource & Pick<BundleSource, "entry" | "readSpan">> {
+type SpanReads = Partial<Pick<BundleSource, "entry" | "readSpan">>;
+
+/** `bundle` is a bundle (spans) or a snapshot folder (one file per block): both take a resume point. */
+export async function openLayeredSource(bundle: SnapshotSource & SpanReads, point: ResumePoint, stateDir: string): Promise<SnapshotSource & SpanReads> {
   const packPath = point.pack ? path.join(stateDir, point.pack.file) : undefined;
   const pack = packPath ? await fsp.open(packPath, "r").catch((e) => Promise.reject(fromFsError(e, packPath, "opening the resume point"))) : undefined;
   const packSize = pack ? (await pack.stat()).size : 0;
@@ -22,8 +25,9 @@ export async function openLayeredSource(bundle: BundleSource, point: ResumePoint
     manifest: point.manifest,
     cipher: bundle.cipher,
     location: `${bundle.location} (resumed from ${stateDir})`,
-    entry: (hash) => (index[hash] ? undefined : bundle.entry(hash)),
-    readSpan: (offset, length) => bundle.readSpan(offset, length),
+    ...(bundle.entry && bundle.readSpan
+      ? { entry: (hash: BlockHash) => (index[hash] ? undefined : bundle.entry!(hash)), readSpan: bundle.readSpan.bind(bundle) }
+      : {}),
     storedSize: (hash) => index[hash]?.[1] ?? bundle.storedSize(hash),
     async readStored(hash: BlockHash, rawLength: number) {
       const at = index[hash];

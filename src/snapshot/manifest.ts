@@ -1,7 +1,10 @@
 import { isUtf8 } from "node:buffer";
 import { VmsfxError } from "../errors";
 import { jsonShape } from "./json-shape";
-import { validatePolicy, type Policy } from "../policy/policy";
+import { blockCount, blockRefs, namedMaps, uniqueBlocks } from "./block-maps";
+
+export { blockCount, blockLength } from "./block-maps";
+import { validatePolicy, type Policy } from "./policy-schema";
 
 /**
  * The manifest is the one trusted description of a snapshot: it names every block by SHA-256,
@@ -25,11 +28,9 @@ export interface BlockMap {
   blocks: (BlockHash | null)[];
 }
 
-export interface EngineIdentity {
-  name: "v86";
-  version: string;
-  wasmSha256: string;
-}
+// The engine owns its identity's shape; re-exported so the format's users keep one import.
+import type { EngineIdentity } from "../engine/engine-types";
+export type { EngineIdentity };
 
 export interface DiskEntry {
   slot: "hda" | "hdb";
@@ -114,7 +115,7 @@ const MAX_BYTES = 64 * 2 ** 30; // no guest image we build is near this; it boun
 const MIN_BLOCK = 4096;
 /** A manifest nests 4 levels; anything far deeper is hostile and slow to parse (see json-shape.ts). */
 export const MAX_JSON_DEPTH = 32;
-/** zstd-codec's fixed wasm heap aborts on larger blocks at high levels (measured: 1 MiB at level 12). */
+/** The largest block a manifest may name: it bounds what one block makes a reader allocate. */
 export const MAX_BLOCK = 256 * 1024;
 
 function fail(path: string, what: string): never {
@@ -175,10 +176,6 @@ export function validateRemotes(v: unknown): string[] {
     if (url.protocol !== "https:" && url.protocol !== "http:") fail(`remotes[${i}]`, "must be an http:// or https:// URL");
     return s;
   });
-}
-
-export function blockCount(size: number, blockSize: number): number {
-  return Math.ceil(size / blockSize);
 }
 
 export function validateBlockMap(v: unknown, path: string): BlockMap {
@@ -300,29 +297,12 @@ export function serializeManifest(m: Manifest): Buffer {
 
 /** Every block the manifest references, with its raw size, each hash once, in a stable order. */
 export function* manifestBlocks(m: Manifest): Generator<{ hash: BlockHash; size: number }> {
-  const seen = new Set<string>();
-  const emit = function* (h: BlockHash, size: number) {
-    if (!seen.has(h)) {
-      seen.add(h);
-      yield { hash: h, size };
-    }
-  };
-  for (const map of allMaps(m)) {
-    for (let i = 0; i < map.blocks.length; i++) {
-      const h = map.blocks[i];
-      if (h) yield* emit(h, blockLength(map, i));
-    }
-  }
+  yield* uniqueBlocks(blockRefs(m));
 }
 
+/** The manifest's maps without their names (see block-maps.ts for the walk itself). */
 export function allMaps(m: Manifest): BlockMap[] {
-  const maps = [m.state, m.memory, m.vgaMemory, ...m.disks.map((d) => d.map)];
-  if (m.boot) maps.push(...[m.boot.bios, m.boot.vgaBios, m.boot.kernel, m.boot.initrd].filter((x): x is BlockMap => !!x));
-  return maps;
-}
-
-export function blockLength(map: BlockMap, index: number): number {
-  return Math.min(map.blockSize, map.size - index * map.blockSize);
+  return namedMaps(m).map((n) => n.map);
 }
 
 /** The same manifest with every block renamed (e.g. to the names of their encrypted forms). */

@@ -5,11 +5,8 @@ import { blockCount } from "./manifest";
  * copy-on-write overlay of whole blocks. Guest writes never reach the base; the overlay is what a
  * resume point or the state folder keeps.
  */
-export interface BlockDevice {
-  readonly size: number;
-  read(offset: number, length: number): Promise<Uint8Array>;
-  write(offset: number, data: Uint8Array): Promise<void>;
-}
+import type { BlockDevice } from "../engine/engine-types";
+export type { BlockDevice };
 
 /** Returns the full raw bytes of base block `index` (zero-filled when the base has none). */
 export type BaseBlockReader = (index: number) => Promise<Uint8Array>;

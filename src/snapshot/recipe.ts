@@ -25,7 +25,7 @@ export interface Recipe {
 }
 
 function bad(file: string, what: string): never {
-  throw new VmsfxError("VMSFX_RECIPE_INVALID", `${file}: ${what}. See samples/shell/vm.json for a working recipe.`);
+  throw new VmsfxError("VMSFX_RECIPE_INVALID", `${file}: ${what}. The README's "capture" entry lists its fields; vmsfx build makes a guest from an app spec instead.`);
 }
 
 function iconPath(file: string, icon: string | undefined): string | undefined {

@@ -1,11 +1,11 @@
 import { promises as fsp } from "node:fs";
 import * as path from "node:path";
 import { createHash, randomBytes } from "node:crypto";
-import { VmsfxError, fromFsError, isVmsfxError } from "../errors";
-import { allMaps, validateManifest, type BlockHash, type Manifest } from "./manifest";
+import { VmsfxError, fromFsError, hasTrait, isVmsfxError } from "../errors";
+import { validateManifest, type BlockHash, type Manifest } from "./manifest";
+import { blockHashes } from "./block-maps";
 import { writeFileAtomic } from "./atomic-file";
 import { sha256Hex } from "./block-codec";
-import type { SnapshotSource } from "./snapshot-source";
 
 /**
  * A resume point: where the user left off, kept in the state folder next to the app. It is a
@@ -42,8 +42,9 @@ export interface ResumePoint {
 }
 
 function bad(file: string, what: string): VmsfxError {
-  const e = new VmsfxError("VMSFX_MANIFEST_INVALID", `${file}: the saved resume point is damaged (${what}). Start over from the app's original state with --reset (it asks first).`);
-  return Object.assign(e, { detail: `${RESUME_FILE}: ${what}` });
+  return new VmsfxError("VMSFX_MANIFEST_INVALID", `${file}: the saved resume point is damaged (${what}). Start over from the app's original state with --reset (it asks first).`, {
+    reason: `${RESUME_FILE}: ${what}`,
+  });
 }
 
 // resume.json is `{"sha256":"<hex>","point":<body>}` with the hash over the exact body bytes,
@@ -126,8 +127,6 @@ export async function checkResumePack(stateDir: string, point: ResumePoint): Pro
   }
 }
 
-/** Damage found at open: which codes mean "this resume point is unusable" rather than "cannot read the disk". */
-const DAMAGE = new Set(["VMSFX_MANIFEST_INVALID", "VMSFX_BLOCK_HASH_MISMATCH", "VMSFX_BLOCK_MISSING"]);
 /** Folders of damaged resume points kept for inspection; older ones are removed. */
 export const KEEP_CORRUPT = 3;
 
@@ -151,9 +150,10 @@ export async function openResumePoint(stateDir: string): Promise<OpenedResumePoi
     if (point) await checkResumePack(stateDir, point);
     return { point };
   } catch (e) {
-    if (!isVmsfxError(e) || !DAMAGE.has(e.code)) throw e;
+    // Damage means "this resume point is unusable", unlike an error reading the disk itself.
+    if (!hasTrait(e, "damage")) throw e;
     const setAside = await setAsideResumePoint(stateDir, point, "corrupt");
-    const why = (e as { detail?: string }).detail ?? e.message.replace(/\.$/, "");
+    const why = e.reason;
     const notice = `vmsfx: the changes saved in ${stateDir} are damaged (${why}). They were moved to ${setAside} for inspection; this launch starts from the app's own state.`;
     return { notice, setAside };
   }
@@ -182,19 +182,6 @@ export async function setAsideResumePoint(stateDir: string, point: ResumePoint |
   return dir;
 }
 
-/**
- * A pack block that goes bad after the launch checked the pack (a failing medium) fails
- * BlockReader's check like any block; its error then says how to get back to a working app.
- */
-export function guardPackBlocks<T extends SnapshotSource>(source: T, point: ResumePoint, stateDir: string): T {
-  const index = point.pack?.blocks ?? {};
-  const damageAdvice = (hash: BlockHash): string | undefined =>
-    index[hash]
-      ? `${path.join(stateDir, point.pack!.file)}: saved block ${hash.slice(0, 12)}… is damaged. Run the app with --fresh to start from its own state this once, or --reset to discard the saved changes.`
-      : source.damageAdvice?.(hash);
-  return new Proxy(source, { get: (t, k) => (k === "damageAdvice" ? damageAdvice : Reflect.get(t, k, t)) });
-}
-
 export interface SaveInput {
   stateDir: string;
   bundleManifestSha256: string;
@@ -221,8 +208,7 @@ export async function saveResumePoint(input: SaveInput): Promise<SaveResult> {
   // readable: the pack it names must survive this save failing too.
   const current = await readResumePoint(stateDir).catch(() => null);
   if (current !== null) await collectGarbage(stateDir, current?.pack?.file);
-  const needed = new Set<BlockHash>();
-  for (const map of allMaps(input.manifest)) for (const h of map.blocks) if (h && !input.inBundle(h)) needed.add(h);
+  const needed = new Set([...blockHashes(input.manifest)].filter((h) => !input.inBundle(h)));
   let pack: ResumePoint["pack"] = null;
   let packBytes = 0;
   let newBytes = 0;

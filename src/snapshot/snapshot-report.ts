@@ -1,4 +1,5 @@
-import type { BlockMap, Manifest } from "./manifest";
+import type { Manifest } from "./manifest";
+import { namedMaps } from "./block-maps";
 import type { SnapshotSource } from "./snapshot-source";
 import { BlockReader } from "./snapshot-source";
 import { isVmsfxError, type VmsfxError } from "../errors";
@@ -26,21 +27,11 @@ export interface SnapshotReport {
   totals: Omit<PartReport, "name">;
 }
 
-function namedMaps(m: Manifest): [string, BlockMap][] {
-  const out: [string, BlockMap][] = [["state", m.state], ["memory", m.memory], ["vgaMemory", m.vgaMemory]];
-  for (const d of m.disks) out.push([`disk:${d.slot}`, d.map]);
-  if (m.boot) {
-    out.push(["boot:bios", m.boot.bios], ["boot:vgaBios", m.boot.vgaBios], ["boot:kernel", m.boot.kernel]);
-    if (m.boot.initrd) out.push(["boot:initrd", m.boot.initrd]);
-  }
-  return out;
-}
-
 /** What is inside, from the manifest and the stored sizes the source knows. */
 export function reportSnapshot(m: Manifest, storedSize: (hash: string) => number | undefined): SnapshotReport {
   const seen = new Set<string>();
   const parts: PartReport[] = [];
-  for (const [name, map] of namedMaps(m)) {
+  for (const { part: name, map } of namedMaps(m)) {
     const p: PartReport = { name, rawBytes: map.size, blocks: map.blocks.length, zeroBlocks: 0, dedupBlocks: 0, storedBlocks: 0, storedBytes: 0 };
     for (const h of map.blocks) {
       if (h === null) p.zeroBlocks++;

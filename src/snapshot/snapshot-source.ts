@@ -20,6 +20,18 @@ export interface SnapshotSource {
   close(): Promise<void>;
 }
 
+/** A source whose blocks lie in one file at known offsets (a bundle): neighbours are read as one span. */
+export interface SpanSource {
+  entry(hash: BlockHash): { offset: number; length: number } | undefined;
+  readSpan(offset: number, length: number): Promise<Uint8Array>;
+}
+
+/** The source's span reads, when it has them (a bundle, or a source layered over one). */
+export function spansOf(source: SnapshotSource): SpanSource | undefined {
+  const s = source as SnapshotSource & Partial<SpanSource>;
+  return typeof s.entry === "function" && typeof s.readSpan === "function" ? { entry: (h) => s.entry!(h), readSpan: (o, l) => s.readSpan!(o, l) } : undefined;
+}
+
 export class BlockReader {
   private constructor(
     readonly source: SnapshotSource,

@@ -5,7 +5,8 @@ import { vmsfx } from "../helpers/cli";
 import { tempDir } from "../helpers/synthetic-snapshot";
 import { openBundle } from "../../src/snapshot/bundle-reader";
 import { BlockReader } from "../../src/snapshot/snapshot-source";
-import { KEEP_CORRUPT, RESUME_FILE, guardPackBlocks, openResumePoint, readResumePoint, type ResumePoint } from "../../src/snapshot/resume-point";
+import { KEEP_CORRUPT, RESUME_FILE, openResumePoint, readResumePoint, type ResumePoint } from "../../src/snapshot/resume-point";
+import { PackGuardedSource } from "../../src/launcher/pack-guard";
 import type { SnapshotSource } from "../../src/snapshot/snapshot-source";
 import { startRun, stateDirOf, stick, suspendAfter } from "./fault-helpers";
 
@@ -98,7 +99,7 @@ describe("a damaged resume point", () => {
     const inBundle = point.manifest.memory.blocks.find((h) => h && !point.pack!.blocks[h])!;
     // A source whose pack blocks come back damaged: what a failing medium does mid-session.
     const failing: SnapshotSource = { ...bundle, manifest: point.manifest, readStored: async (h, n) => (h === inPack ? Buffer.alloc(10, 1) : bundle.readStored(h, n)) };
-    const guarded = guardPackBlocks(failing, point, state);
+    const guarded = new PackGuardedSource(failing, point, state);
     const reader = await BlockReader.open(guarded);
     await expect(reader.read(inPack, 4096)).rejects.toMatchObject({
       code: "VMSFX_BLOCK_HASH_MISMATCH",

@@ -1,9 +1,10 @@
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { ROOT } from "./cli";
+import { alive } from "../../src/launcher/state-dir";
 
 /**
  * An app built with `vmsfx build` from a spec under samples/, packed, and kept in
@@ -42,13 +43,46 @@ export interface BuiltApp {
   buildReport?: Record<string, unknown>;
 }
 
+/**
+ * Test files run in parallel workers, and two of them may want the same app: one builds it while
+ * the other waits. A lock whose builder is gone (a killed run) is taken over.
+ */
+function whileLocked<T>(lock: string, fn: () => T): T {
+  const pidFile = path.join(lock, "pid");
+  for (;;) {
+    try {
+      mkdirSync(lock, { recursive: false });
+      writeFileSync(pidFile, String(process.pid));
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+      const holder = Number(existsSync(pidFile) ? readFileSync(pidFile, "utf8") : NaN);
+      if (Number.isInteger(holder) && !alive(holder)) rmSync(lock, { recursive: true, force: true });
+      else Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 500);
+    }
+  }
+  try {
+    return fn();
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
+}
+
 /** Builds (or reuses) samples/<name>/app.json, level 1 so the test tier stays fast. */
 export function builtApp(name: string, specDir = path.join(ROOT, "samples", name)): BuiltApp {
   const parent = path.join(ROOT, ".cache/e2e-apps");
   const done = path.join(parent, `${name}-${buildKey(filesUnder(specDir))}`);
+  mkdirSync(parent, { recursive: true });
+  const buildReport = whileLocked(path.join(parent, `${name}.lock`), () => buildOnce(name, specDir, parent, done));
+  const mine = mkdtempSync(path.join(os.tmpdir(), `vmsfx-${name}-`));
+  cpSync(path.join(done, "app.vmsfx"), path.join(mine, "app.vmsfx"));
+  return { bundle: path.join(mine, "app.vmsfx"), snapshot: path.join(done, "snap"), buildReport };
+}
+
+function buildOnce(name: string, specDir: string, parent: string, done: string): Record<string, unknown> | undefined {
   let buildReport: Record<string, unknown> | undefined;
   if (!existsSync(path.join(done, "app.vmsfx"))) {
-    for (const old of existsSync(parent) ? readdirSync(parent) : []) if (old.startsWith(`${name}-`)) rmSync(path.join(parent, old), { recursive: true, force: true });
+    for (const old of readdirSync(parent)) if (old.startsWith(`${name}-`)) rmSync(path.join(parent, old), { recursive: true, force: true });
     const work = `${done}.${process.pid}.tmp`;
     rmSync(work, { recursive: true, force: true });
     mkdirSync(work, { recursive: true });
@@ -57,9 +91,7 @@ export function builtApp(name: string, specDir = path.join(ROOT, "samples", name
     execFileSync(process.execPath, ["bin/vmsfx", "pack", path.join(work, "snap"), "-o", path.join(work, "app.vmsfx"), "--quiet"], { cwd: ROOT, stdio: "inherit" });
     renameSync(work, done);
   }
-  const mine = mkdtempSync(path.join(os.tmpdir(), `vmsfx-${name}-`));
-  cpSync(path.join(done, "app.vmsfx"), path.join(mine, "app.vmsfx"));
-  return { bundle: path.join(mine, "app.vmsfx"), snapshot: path.join(done, "snap"), buildReport };
+  return buildReport;
 }
 
 let saidNoRoot = false;

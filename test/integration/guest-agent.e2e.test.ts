@@ -49,9 +49,9 @@ describe("guest agent: arguments and exit status", () => {
     expect(r.stderr).toBe("");
     expect(r.code).toBe(7);
     const v = await vmsfx(["run", inject("bundlePath"), "--state-dir", tempDir(), "--", "--version"]);
-    expect(v.stdout).toMatch(/^vmsfx sample shell 1 \(Linux /);
+    expect(v.stdout).toMatch(/^vmsfx sample shell 2 \(Linux /);
     expect(v.code).toBe(0);
-    // The run was a suspend: the next launch continues with a working shell.
+    // The app's end was a quit: the next launch starts a working shell with the data kept.
     const next = await vmsfx(["run", inject("bundlePath"), "--state-dir", stateDir], { input: "echo $((40+2))xyz\npoweroff\n" });
     expect(next.stdout).toMatch(/^42xyz\r?$/m);
     expect(next.code).toBe(0);
@@ -122,7 +122,7 @@ describe("guest agent: host side of the protocol", () => {
   });
 });
 
-// The agent file itself must stay plain POSIX sh that busybox accepts.
-it("the sample's agent and init parse as sh", () => {
-  for (const f of ["samples/shell/vmsfx-agent", "samples/shell/init"]) execFileSync("sh", ["-n", path.join(ROOT, f)]);
+// The agents and the base's init must stay plain POSIX sh that busybox accepts.
+it("the guest base's agent and init, the v1 agent and the sample's app parse as sh", () => {
+  for (const f of ["build-scripts/guest-base/vmsfx-agent", "build-scripts/guest-base/init", "docs/vmsfx-agent-v1", "samples/shell/vmsfx-shell"]) execFileSync("sh", ["-n", path.join(ROOT, f)]);
 });

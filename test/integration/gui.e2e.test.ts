@@ -6,10 +6,6 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { CLI, ROOT, vmsfx } from "../helpers/cli";
-import * as net from "node:net";
-import { parsePageInput } from "../../src/gui/page-input";
-import { ScreenMirror } from "../../src/gui/screen-mirror";
-import { startGuiServer } from "../../src/gui/gui-server";
 import { DEADLINE } from "../helpers/deadlines";
 import { hostTool } from "../helpers/host-tools";
 
@@ -255,89 +251,6 @@ describe.skipIf(!CHROMIUM)("browser window in the one-file executable (./app --g
       await context?.close();
       if (app && app.child.exitCode === null) app.child.kill("SIGKILL");
       rmSync(work, { recursive: true, force: true });
-    }
-  });
-});
-
-describe("browser window, pieces", () => {
-  it("refuses page messages that are not exactly what the page sends", () => {
-    const parse = (v: unknown) => parsePageInput(Buffer.from(typeof v === "string" ? v : JSON.stringify(v)));
-    expect(parse({ t: "serial", data: "ls\r" })).toEqual({ t: "serial", bytes: new Uint8Array(Buffer.from("ls\r")) });
-    expect(parse({ t: "keys", codes: [0xe0, 0x48] })).toEqual({ t: "keys", codes: [0xe0, 0x48] });
-    expect(parse({ t: "mouse", dx: 3.4, dy: -99999, buttons: [true, false, false], wheel: 7 })).toEqual({ t: "mouse", dx: 3, dy: -4096, buttons: [true, false, false], wheel: 1 });
-    for (const bad of ["{", "null", { t: "keys", codes: [256] }, { t: "keys", codes: [] }, { t: "keys", codes: Array(65).fill(1) }, { t: "serial", data: "" }, { t: "serial", data: 5 }, { t: "serial", data: "x".repeat(65 * 1024) }, { t: "mouse", dx: "1" }, { t: "mouse", buttons: [true] }, { t: "mouse", dx: Infinity }, { t: "poweroff" }]) {
-      expect(parse(bad)).toBeUndefined();
-    }
-  });
-
-  it("keeps the whole screen and the recent console for a page that opens late", () => {
-    const mirror = new ScreenMirror();
-    mirror.output(new Uint8Array(40 * 1024).fill(0x61));
-    mirror.output(new Uint8Array(40 * 1024).fill(0x62));
-    mirror.output(Buffer.from("tail"));
-    const band = (y: number, rows: number, v: number) => ({ mode: "graphical" as const, width: 4, height: 3, y, rgba: new Uint8Array(4 * 4 * rows).fill(v) });
-    mirror.screen(band(0, 3, 1));
-    expect(Array.from(mirror.screen(band(1, 1, 9)))).toEqual([3, 4, 0, 3, 0, 1, 0, ...Array(16).fill(9)]);
-    const [serial, screen] = mirror.replay();
-    // The console backlog is bounded and ends with the latest bytes.
-    expect(serial[0]).toBe(2);
-    expect(serial.length - 1).toBeLessThanOrEqual(64 * 1024 + 40 * 1024);
-    expect(Buffer.from(serial.subarray(-4)).toString()).toBe("tail");
-    // The screen is the whole frame with the later band applied.
-    expect(Array.from(screen.subarray(0, 7))).toEqual([3, 4, 0, 3, 0, 0, 0]);
-    expect(Array.from(screen.subarray(7))).toEqual([...Array(16).fill(1), ...Array(16).fill(9), ...Array(16).fill(1)]);
-    // Text mode replaces graphics.
-    const text = mirror.screen({ mode: "text", cols: 2, rows: 1, chars: Uint8Array.from([0x41, 0x42]), fg: Uint32Array.from([0xaabbcc, 0xffffff]), bg: Uint32Array.from([0, 0x010203]), cursor: { row: 0, col: 1, visible: true } });
-    expect(Array.from(text)).toEqual([1, 2, 0, 1, 0, 0, 0, 1, 0, 1, 0x41, 0x42, 0xaa, 0xbb, 0xcc, 0xff, 0xff, 0xff, 0, 0, 0, 1, 2, 3]);
-    expect(mirror.replay()[1]).toBe(text);
-  });
-
-  it("speaks WebSocket to a real client: text, binary, fragmented and oversized messages, close", async () => {
-    const received: string[] = [];
-    let closedByServer: Promise<void> | undefined;
-    const server = await startGuiServer({
-      page: () => "<!doctype html>",
-      onClient: (c) => {
-        closedByServer = new Promise((resolve) => c.on("close", () => resolve()));
-        c.on("message", (data, text) => {
-          received.push(`${text ? "text" : "binary"}:${data.length}:${data.subarray(0, 8).toString()}`);
-          c.sendBinary(new Uint8Array(70_000).fill(7));
-        });
-        c.sendText("hello");
-      },
-    });
-    try {
-      const u = new URL(server.url);
-      const socket = net.connect(Number(u.port), "127.0.0.1");
-      await new Promise((r) => socket.once("connect", r));
-      socket.write(`GET /ws${u.search} HTTP/1.1\r\nHost: 127.0.0.1:${u.port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`);
-      let buf = Buffer.alloc(0);
-      socket.on("data", (d) => (buf = Buffer.concat([buf, d])));
-      await expect.poll(() => buf.toString("latin1")).toContain("hello");
-      // The accept key from RFC 6455's own example.
-      expect(buf.toString("latin1")).toContain("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
-      const frame = (fin: boolean, opcode: number, payload: Buffer) => {
-        const mask = Buffer.from([1, 2, 3, 4]);
-        const masked = Buffer.from(payload.map((b, i) => b ^ mask[i & 3]));
-        const len = payload.length < 126 ? Buffer.from([0x80 | payload.length]) : Buffer.from([0x80 | 126, payload.length >> 8, payload.length & 0xff]);
-        return Buffer.concat([Buffer.from([(fin ? 0x80 : 0) | opcode]), len, mask, masked]);
-      };
-      buf = Buffer.alloc(0);
-      socket.write(frame(true, 1, Buffer.from("keys")));
-      socket.write(Buffer.concat([frame(false, 2, Buffer.alloc(300, 0x41)), frame(true, 0, Buffer.alloc(300, 0x42))]));
-      await expect.poll(() => received).toEqual(["text:4:keys", "binary:600:AAAAAAAA"]);
-      // A 70000-byte binary reply uses the 64-bit length form.
-      await expect.poll(() => buf.length).toBeGreaterThanOrEqual(2 * (10 + 70_000));
-      expect([...buf.subarray(0, 2)]).toEqual([0x82, 127]);
-      expect(buf.readBigUInt64BE(2)).toBe(70_000n);
-      // An unmasked frame breaks the protocol: the server closes with 1002.
-      buf = Buffer.alloc(0);
-      socket.write(Buffer.from([0x81, 0x01, 0x41]));
-      await closedByServer;
-      await expect.poll(() => [...buf.subarray(0, 4)]).toEqual([0x88, 0x02, 0x03, 0xea]);
-      socket.destroy();
-    } finally {
-      await server.close();
     }
   });
 });

@@ -34,10 +34,10 @@ describe("regression: input typed into a launch could vanish (issue 11)", () => 
     }
   });
 
-  it("a guest that shuts down before reading all of its input says which line did not run: exit 32", async () => {
+  it("an app that quits (here: the guest powers off) before reading all of its input says which line did not run: exit 32", async () => {
     const r = await vmsfx(["run", inject("bundlePath"), "--state-dir", tempDir()], { input: "poweroff\necho never-$((6*7))\n" });
     expect(r.stdout).not.toMatch(/^never-42/m);
-    expect(r.stderr).toMatch(/the guest shut down before it read all of its input: 1 line, starting with "echo never-\$\(\(6\*7\)\)" did not run\..*\[VMSFX_INPUT_NOT_READ\]/);
+    expect(r.stderr).toMatch(/the app quit before it read all of its input: 1 line, starting with "echo never-\$\(\(6\*7\)\)" did not run\..*\[VMSFX_INPUT_NOT_READ\]/);
     expect(r.code).toBe(32);
   });
 

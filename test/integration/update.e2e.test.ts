@@ -52,9 +52,9 @@ describe("run --update", () => {
     expect(up.stderr).toContain("vmsfx: this app is up to date.");
     expect(up.code).toBe(0);
 
-    // Version 2: the same recipe captured again (its RAM differs, its disk does not).
+    // Version 2: the same spec built again (its RAM differs, its root disk does not).
     const v2snap = path.join(work, "v2");
-    expect((await ok(["capture", "samples/shell/vm.json", "-o", v2snap, "-q"])).code).toBe(0);
+    expect((await ok(["build", "samples/shell/app.json", "-o", v2snap, "-q", "--level", "3"])).code).toBe(0);
     await publishSigned(v2snap, key, siteDir);
     const v2blocks = JSON.parse(readFileSync(path.join(v2snap, "manifest.json"), "utf8"));
     const distinct = new Set([v2blocks.state, v2blocks.memory, v2blocks.vgaMemory, ...v2blocks.disks.map((d: { map: unknown }) => d.map)].flatMap((m: { blocks: (string | null)[] }) => m.blocks.filter(Boolean))).size;

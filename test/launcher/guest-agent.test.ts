@@ -60,4 +60,14 @@ describe("guest agent protocol 2 (apps built with vmsfx build)", () => {
       [300 & 0xff, false],
     ]);
   });
+
+  it("`ended N` hands on the guest's count of unread input; `quitting` says a poweroff is quitting the app", () => {
+    const { host, say } = fakeHost();
+    const heard: string[] = [];
+    attachGuestAgent(host, { coldBoot: false, terminal: pipe, app: {}, onExit: () => {}, onEnded: (n) => heard.push(`ended ${n}`), onQuitting: () => heard.push("quitting") });
+    say("quitting");
+    say("ended 15");
+    say("ended x");
+    expect(heard).toEqual(["quitting", "ended 15"]);
+  });
 });

@@ -227,5 +227,96 @@ describe("LinePacer", () => {
       p.output(bytes("poweroff\r\nvmsfx:/mnt# poweroff\r\n"));
       expect(p.unread()).toEqual({ lines: 0, first: undefined });
     });
+
+    it("regression: the prompt that reads a line typed ahead is not a prompt for the next line (sqlite quit with a line unread, exit 0)", () => {
+      // Seen in CI under load: `.quit` went out on quiet while sqlite still ran the line before;
+      // its prompt then read `.quit`, and `select 'never';` was sent "at a prompt" and counted read.
+      const { p, sent } = pacer(/sqlite> $/);
+      p.resumedAfter("\r\nsqlite> ");
+      p.push(Buffer.from("create table u(x);\n.quit\nselect 'never';\n"));
+      p.output(bytes("create table u(x);\r\n"));
+      vi.advanceTimersByTime(300);
+      expect(sent).toEqual(["create table u(x);\n", ".quit\n"]);
+      p.output(bytes(".quit\r\n")); // the tty echoes the typed-ahead line
+      p.output(bytes("sqlite> "));
+      p.output(bytes(".quit\r\n")); // readline draws the line it reads at this prompt
+      expect(sent).toHaveLength(2);
+      vi.advanceTimersByTime(300); // sqlite has quit: quiet now is not a prompt
+      expect(p.unread()).toEqual({ lines: 1, first: "select 'never';" });
+    });
+
+    it("a line typed ahead in raw mode (no tty echo) is confirmed by the line editor drawing it at its prompt", () => {
+      const { p, sent } = pacer(/vmsfx:\/mnt# (?:\x1b\[6n)?$/);
+      p.resumedAfter("\r\nvmsfx:/mnt# ");
+      p.push(Buffer.from("echo slow\npoweroff\n"));
+      vi.advanceTimersByTime(300);
+      expect(sent).toEqual(["echo slow\n", "poweroff\n"]);
+      p.output(bytes("echo slow\r\nslow\r\nvmsfx:/mnt# "));
+      p.output(bytes("poweroff\r\n"));
+      expect(p.unread()).toEqual({ lines: 0, first: undefined });
+      p.output(bytes("vmsfx-init: powering off\r\n"));
+      vi.advanceTimersByTime(300);
+      expect(p.unread()).toEqual({ lines: 0, first: undefined });
+    });
+
+    it("a prompt after a line read without one waits for the next line: quiet there is a prompt at rest", () => {
+      const { p, sent } = pacer(/\n>>> $/);
+      p.resumedAfter("\r\n>>> ");
+      p.push(Buffer.from("x = input()\nhello\nprint(x)\n"));
+      p.output(bytes("x = input()\r\n"));
+      vi.advanceTimersByTime(300); // input() shows no prompt
+      expect(sent).toEqual(["x = input()\n", "hello\n"]);
+      p.output(bytes("hello\r\n>>> "));
+      expect(sent).toHaveLength(2); // not yet: the prompt might be reading a typed-ahead line
+      vi.advanceTimersByTime(300);
+      expect(sent).toEqual(["x = input()\n", "hello\n", "print(x)\n"]);
+      expect(p.unread()).toEqual({ lines: 0, first: undefined });
+      let drained = 0;
+      p.end(() => drained++);
+      p.output(bytes("print(x)\r\nhello\r\n>>> "));
+      vi.advanceTimersByTime(300);
+      expect(drained).toBe(1);
+    });
+
+    it("a line sent on quiet is confirmed by the prompt pattern once its echo has shown", () => {
+      const { p, sent } = pacer(/\n>>> $/);
+      p.resumedAfter("\r\n>>> ");
+      p.push(Buffer.from("import time; time.sleep(1)\nprint(6*7)\n"));
+      p.output(bytes("import time; time.sleep(1)\r\n"));
+      vi.advanceTimersByTime(300);
+      expect(sent).toHaveLength(2);
+      p.output(bytes("print(6*7)\r\n")); // the tty's echo while Python sleeps
+      expect(p.unread().lines).toBe(1);
+      p.output(bytes("\r\n>>> "));
+      expect(p.unread()).toEqual({ lines: 0, first: undefined });
+    });
+
+    it("regression: once the guest has counted what the app never read, that count decides, not the prompts seen (false exit 32 under load)", () => {
+      // CI under load: both lines ran, but their prompts came in a shape the cues missed, so the
+      // launcher said "2 lines, starting with \"echo end-2\" did not run" after a clean poweroff.
+      const { p, sent } = pacer(/vmsfx:\/mnt# $/);
+      p.resumedAfter("\r\nvmsfx:/mnt# ");
+      p.push(Buffer.from("cat /mnt/who.txt\necho end-2\npoweroff\n"));
+      p.output(bytes("cat /mnt/who.txt\r\n"));
+      vi.advanceTimersByTime(300);
+      vi.advanceTimersByTime(300);
+      expect(sent).toHaveLength(3);
+      expect(p.unread().lines).toBe(2); // the guess
+      p.appEnded(0);
+      expect(p.unread()).toEqual({ lines: 0, first: undefined });
+    });
+
+    it("the guest's count of unread bytes names the lines it held, then the lines never sent; nothing is typed after the app ended", () => {
+      const { p, sent } = pacer();
+      p.push(Buffer.from("poweroff\necho never-ran\necho nor-this\n"));
+      p.output(bytes("poweroff\r\n"));
+      vi.advanceTimersByTime(300);
+      expect(sent).toEqual(["poweroff\n", "echo never-ran\n"]);
+      p.appEnded("echo never-ran\n".length);
+      p.push(Buffer.from("echo late\n"));
+      vi.advanceTimersByTime(1000);
+      expect(sent).toHaveLength(2);
+      expect(p.unread()).toEqual({ lines: 3, first: "echo never-ran" });
+    });
   });
 });

@@ -1,4 +1,7 @@
 import { promises as fsp } from "node:fs";
+import * as http from "node:http";
+import * as https from "node:https";
+import type { AddressInfo } from "node:net";
 import { createHash, randomBytes } from "node:crypto";
 import * as path from "node:path";
 import { afterAll, afterEach } from "vitest";
@@ -62,7 +65,7 @@ export async function randomPublished(count: number, size: number): Promise<{ di
 
 /** Servers and fetchers made through this are closed after each test, whatever happened. */
 export function harness() {
-  const servers: FaultServer[] = [];
+  const servers: { close(): Promise<void> }[] = [];
   const fetchers: { close(): void }[] = [];
   afterEach(async () => {
     for (const f of fetchers.splice(0)) f.close();
@@ -72,6 +75,12 @@ export function harness() {
     await Promise.all(made.splice(0).map((d) => fsp.rm(d, { recursive: true, force: true })));
   });
   return {
+    /** Closes a server made elsewhere after the test, like serve()'s. */
+    async track<S extends { close(): Promise<void> }>(made: Promise<S>): Promise<S> {
+      const s = await made;
+      servers.push(s);
+      return s;
+    },
     async serve(o: ServeOptions): Promise<FaultServer> {
       const s = await startFaultServer(o);
       servers.push(s);
@@ -96,4 +105,37 @@ export async function deadUrl(): Promise<string> {
   const s = await startFaultServer({});
   await s.close();
   return s.url;
+}
+
+/** One answer of a scripted server; the last one repeats. */
+export interface Scripted {
+  status: number;
+  headers?: Record<string, string>;
+  body?: string;
+}
+
+/**
+ * A server that answers from a script, in order, and notes when each request came and what
+ * Authorization it carried: for what the fault server does not model (Retry-After, credentials).
+ */
+export async function scriptedServer(script: Scripted[], tls?: { key: string; cert: string }) {
+  const seen: { path: string; at: number; authorization?: string }[] = [];
+  const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
+    seen.push({ path: req.url ?? "", at: Date.now(), authorization: req.headers.authorization });
+    const a = script[Math.min(seen.length, script.length) - 1];
+    const body = Buffer.from(a.body ?? "");
+    res.writeHead(a.status, { ...a.headers, "content-length": body.byteLength });
+    res.end(body);
+  };
+  const server = tls ? https.createServer(tls, handler) : http.createServer(handler);
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const url = `${tls ? "https" : "http"}://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    url,
+    seen,
+    close: () => {
+      server.closeAllConnections();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
 }

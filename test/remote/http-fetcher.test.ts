@@ -247,6 +247,18 @@ describe("fetchMany", { timeout: 15_000 }, () => {
   });
 });
 
+describe("a remote whose answer is not what it should be", { timeout: 10_000 }, () => {
+  it("a bundle remote that is not a bundle: the error quotes the reason once, after the URL (built from fields, not by editing a message)", async () => {
+    const s = await serveWith([]);
+    const url = `${s.url}/blocks/${block.hash}`;
+    const e = await outcome(h.fetcher([{ kind: "bundle", url }]));
+    expect(e).toBeInstanceOf(MissingBlocksError);
+    const m = (e as MissingBlocksError).message;
+    expect((e as MissingBlocksError).reasons).toEqual([`${url} (not a vmsfx bundle (no vmsfx footer at its end))`]);
+    expect(m.split(url).length).toBe(2);
+  });
+});
+
 describe("remote specs", () => {
   it("a trailing slash means a published folder, anything else a bundle file", () => {
     expect(remoteFromUrl("https://cdn.example/app/")).toEqual({ kind: "published", url: "https://cdn.example/app/" });

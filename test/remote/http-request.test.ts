@@ -2,8 +2,8 @@ import { describe, expect, it } from "vitest";
 import { execFileSync } from "node:child_process";
 import { promises as fsp, readFileSync } from "node:fs";
 import * as path from "node:path";
-import { backoffDelay, parseContentRange, RemoteError, type ClientOptions } from "../../src/remote/http-request";
-import { FAST, harness } from "./fixture";
+import { RemoteError, type ClientOptions } from "../../src/remote/http-request";
+import { FAST, harness, scriptedServer, type Scripted } from "./fixture";
 
 /** The single request underneath both layouts: limits that hold whatever the server does. */
 
@@ -75,16 +75,37 @@ describe("httpGet limits", { timeout: 10_000 }, () => {
   });
 });
 
-describe("helpers", () => {
-  it("backoff doubles up to its cap, with half of each delay random", () => {
-    const p = { retries: 5, backoffMs: 100, backoffMaxMs: 1000 };
-    expect([0, 1, 2, 3, 4].map((n) => backoffDelay(n, p, () => 0))).toEqual([50, 100, 200, 400, 500]);
-    expect([0, 1, 2, 3, 4].map((n) => backoffDelay(n, p, () => 0.999999))).toEqual([100, 200, 400, 800, 1000].map((x) => expect.closeTo(x, 2)));
+describe("Retry-After", { timeout: 20_000 }, () => {
+  const busy = (status: number, retryAfter: string): Scripted => ({ status, headers: { "retry-after": retryAfter } });
+  const ok: Scripted = { status: 200, body: "fine" };
+  const retry = { retries: 1, backoffMs: 10, backoffMaxMs: 10, retryAfterMaxMs: 5_000 };
+
+  it("503 with delay-seconds: the retry waits that long", async () => {
+    const s = await h.track(scriptedServer([busy(503, "1"), ok]));
+    const t0 = Date.now();
+    expect((await client({ retry }).get(`${s.url}/f`, { maxBytes: 100 })).body.toString()).toBe("fine");
+    expect(s.seen.map((r) => r.at - t0)[1]).toBeGreaterThanOrEqual(950);
   });
 
-  it("Content-Range is parsed strictly", () => {
-    expect(parseContentRange("bytes 0-99/100")).toEqual({ start: 0, end: 99, total: 100 });
-    for (const bad of ["bytes 0-99/*", "bytes 10-5/100", "bytes 0-100/100", "items 0-1/2", "bytes -1-5/10", undefined]) expect(parseContentRange(bad), String(bad)).toBeUndefined();
+  it("429 with an HTTP-date: the retry waits until then", async () => {
+    const when = new Date(Math.ceil(Date.now() / 1000) * 1000 + 2_000); // whole seconds, as HTTP-dates are
+    const s = await h.track(scriptedServer([busy(429, when.toUTCString()), ok]));
+    expect((await client({ retry }).get(`${s.url}/f`, { maxBytes: 100 })).body.toString()).toBe("fine");
+    expect(s.seen[1].at).toBeGreaterThanOrEqual(when.getTime() - 50);
+  });
+
+  it("a Retry-After of an hour is cut to the cap", async () => {
+    const s = await h.track(scriptedServer([busy(503, "3600"), ok]));
+    const t0 = Date.now();
+    await client({ retry: { ...retry, retryAfterMaxMs: 300 } }).get(`${s.url}/f`, { maxBytes: 100 });
+    expect(s.seen[1].at - t0).toBeGreaterThanOrEqual(250);
+    expect(Date.now() - t0).toBeLessThan(10_000);
+  });
+
+  it("the last attempt's 503 carries the server's ask on the error", async () => {
+    const s = await h.track(scriptedServer([busy(503, "2"), busy(503, "2")]));
+    const e = await failure(client({ retry: { ...retry, retries: 0 } }).get(`${s.url}/f`, { maxBytes: 100 }));
+    expect([e.kind, e.retryAfterMs, s.seen.length]).toEqual(["server", 2_000, 1]);
   });
 });
 
@@ -117,5 +138,16 @@ describe.skipIf(!hasOpenssl)("https", { timeout: 20_000 }, () => {
     expect(e.message).toMatch(/TLS certificate is not trusted/);
     const plain = await h.serve({ rules: [{ fault: { kind: "redirect", location: `${s.url}/f` } }] });
     expect((await client({ ca: tls.cert }).get(`${plain.url}/f`, { maxBytes: 100 })).body.toString()).toBe("secret bytes");
+  });
+
+  it("credentials in a remote's URL go to that server and its own redirects, never to another origin", async () => {
+    const tls = selfSigned(h.scratch("vmsfx-remote-cert-"));
+    const other = await h.track(scriptedServer([{ status: 200, body: "elsewhere" }], tls));
+    const home = await h.track(scriptedServer([{ status: 302, headers: { location: "/g" } }, { status: 302, headers: { location: `${other.url}/h` } }]));
+    const url = home.url.replace("://", "://us%3Ar:pw@");
+    expect((await client({ ca: tls.cert }).get(`${url}/f`, { maxBytes: 100 })).body.toString()).toBe("elsewhere");
+    const basic = `Basic ${Buffer.from("us:r:pw").toString("base64")}`;
+    expect(home.seen.map((r) => [r.path, r.authorization])).toEqual([["/f", basic], ["/g", basic]]);
+    expect(other.seen.map((r) => [r.path, r.authorization])).toEqual([["/h", undefined]]);
   });
 });

@@ -65,7 +65,7 @@ describe("block decoder", () => {
 });
 
 describe("zstd frame header", () => {
-  it("reads the declared content size for every size class zstd-codec writes", async () => {
+  it("reads the declared content size for every size class the codec writes", async () => {
     const { frameContentSize } = await import("../../src/snapshot/block-codec");
     const zstd = await loadZstd();
     for (const size of [1, 200, 255, 256, 300, 4096, 65535, 65536, 65792, 200_000]) {
@@ -74,4 +74,16 @@ describe("zstd frame header", () => {
     }
     expect(frameContentSize(new Uint8Array([1, 2, 3, 4, 5, 6, 7]))).toBeNull();
   });
+
+  it("a block written by zstd-codec (bundles from before Node's own zstd) decodes to the same bytes", async () => {
+    // 64 KiB of a pattern, compressed by zstd-codec 0.1.5 at level 19, as vmsfx wrote blocks until issue 14.
+    const frame = Buffer.from(OLD_CODEC_FRAME, "base64");
+    const raw = Buffer.alloc(65536);
+    for (let i = 0; i < raw.length; i++) raw[i] = (i * 7 + (i >> 9)) & 0xff;
+    const zstd = await loadZstd();
+    expect(Buffer.from(decodeBlock(zstd, frame, raw.length, sha256Hex(frame), "old block")).equals(raw)).toBe(true);
+  });
 });
+
+const OLD_CODEC_FRAME =
+  "KLUv/WAA/10RAAQQAAcOFRwjKjE4P0ZNVFtiaXB3foWMk5qhqK+2vcTL0tng5+71/AMKERgfJi00O0JJUFdeZWxzeoGIj5adpKuyucDHztXc4+rx+P8GDRQbIikwNz5FTFNaYWhvdn2Ei5KZoKeutbzDytHY3+bt9PsCCRAXHiUsMzpBSE9WXWRrcnmAh46VnKOqsbi/xs3U2+Lp8Pf+BQwTGiEoLzY9REtSWWBnbnV8g4qRmJ+mrbS7wsnQ197l7PP6AQgPFh0kKzI5QEdOVVxjanF4f4aNlJuiqbC3vsXM09rh6O/2/QQLEhkgJy41PENKUVhfZm10e4KJkJeepayzusHIz9bd5Ovy+YD/qOHv/z/g9wAS+P//f4R/NEZojNIYpTFKY5TGKI1RGqM0RmmM0hilMUpjlMYojVEaRmmM0hilMUpjlMYojVEaozRGaYzSGKUxSmOUxiiNURojaRilMUpjlMYojVEaozRGaYzSGKUxSmOUxiiNURqjNEZpGKUxSmOUxiiNURqjNEZpjNIYpTFKY5TGKI1RGqM0RmmMpDGKxiiNURqjNEZpjNIYpTFKY5TGKI1RGqM0RmmM0hilYZTGKI1RGqM0RmmM0hilMUpjlMYojVEaozRGaYzSGKUxksYoDaM0RmmM0hilMUpjlMYojVEaozRGaYzSGKUxSmOUhlEaozRGaYzSGKUxSmOUxiiNURqjNEZpjNIYpTFKY5TGSBqjNEbRCCOmPwDoDwj+Hw==";

@@ -1,0 +1,28 @@
+import { describe, expect, it } from "vitest";
+import { RUN_OPTIONS, runRequestFrom, splitGuestArgs } from "../../src/launcher/run-command";
+
+describe("the run options", () => {
+  it("everything after the first -- is for the guest's app", () => {
+    expect(splitGuestArgs(["app", "--fresh"])).toEqual({ argv: ["app", "--fresh"] });
+    expect(splitGuestArgs(["app", "--", "-x", "--", "y"])).toEqual({ argv: ["app"], guestArgs: ["-x", "--", "y"] });
+    expect(splitGuestArgs(["--"])).toEqual({ argv: [], guestArgs: [] });
+  });
+
+  it("one table serves `vmsfx run` and the executable, and maps to one request", () => {
+    expect(Object.keys(RUN_OPTIONS)).toEqual(["fresh", "update", "state-dir", "reset", "timings", "gui", "browser", "json", "passphrase-file", "key-file", "require-signer"]);
+    const flags = { fresh: true, update: false, "state-dir": "s", timings: true, gui: true, browser: false, json: true, "key-file": "k", "require-signer": "p.pub" };
+    expect(runRequestFrom("app", flags, ["-v"])).toEqual({
+      bundle: "app",
+      fresh: true,
+      update: false,
+      stateDir: "s",
+      timings: true,
+      args: ["-v"],
+      gui: { open: false, json: true },
+      passphraseFile: undefined,
+      keyFile: "k",
+      requireSigner: "p.pub",
+    });
+    expect(runRequestFrom("app", { fresh: false, update: false, timings: false }, undefined).gui).toBeUndefined();
+  });
+});
