@@ -19,6 +19,8 @@ die() { printf 'guest-base: error: %s\n' "$*" >&2; exit 1; }
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=lib/guest-debs.sh
 source "$HERE/lib/guest-debs.sh"
+# shellcheck source=lib/i386-exec.sh
+source "$HERE/lib/i386-exec.sh"
 
 [[ $# -eq 1 ]] || die "usage: bash build-scripts/guest-base.sh CACHE_DIR"
 CACHE_DIR=$1
@@ -43,6 +45,8 @@ DIGEST=$({
 } | sha256sum | cut -d ' ' -f 1)
 OUT_DIR=$CACHE_DIR/${DIGEST:0:16}
 if [[ -f $OUT_DIR/inputs.sha256 && $(<"$OUT_DIR/inputs.sha256") == "$DIGEST" ]]; then
+	# Apps from Debian packages run i386 programs next (a registration does not survive a reboot).
+	ensure_i386_exec "$OUT_DIR/busybox"
 	log "$OUT_DIR is up to date"
 	printf '%s\n' "$OUT_DIR"
 	exit 0
@@ -72,9 +76,10 @@ chmod 1777 "$INITRD/tmp"
 pack_initrd "$INITRD" "$STAGE/initrd.img"
 
 cp "$EXTRACT/bin/busybox" "$STAGE/busybox"
+ensure_i386_exec "$STAGE/busybox"
 # The applets of a busybox-only root are links made at build time; this static i386 binary runs
 # on any x86-64 Linux host (the build host runs the guest's i386 package scripts anyway).
-"$STAGE/busybox" --list-full >"$STAGE/busybox.applets" || die "could not run the i386 busybox on this host (an x86-64 Linux kernel with 32-bit support is needed)"
+"$STAGE/busybox" --list-full >"$STAGE/busybox.applets" || die "could not run the i386 busybox on this host. $I386_HOW"
 printf '%s\n' "$DIGEST" >"$STAGE/inputs.sha256"
 
 # A concurrent build of the same inputs may have finished first: its result is the same bytes.

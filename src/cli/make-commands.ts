@@ -37,7 +37,7 @@ export const buildCli = command(
       .option("keep-disks", { type: "string", describe: "also keep the app's disk images and a machine.json for other emulators in this folder" })
       .option("json", { type: "boolean", default: false, describe: "print the result as JSON" })
       .option("quiet", { alias: "q", type: "boolean", default: false })
-      .epilog("Needs a Linux x86-64 host; Debian packages need root and mmdebstrap (sudo apt-get install mmdebstrap arch-test). The executables it makes run anywhere.")
+      .epilog("Needs a Linux x86-64 host that runs i386 programs (a kernel with 32-bit support, or qemu-user-static, which the build registers itself when it runs as root); Debian packages need root and mmdebstrap (sudo apt-get install mmdebstrap arch-test). The executables it makes run anywhere.")
       .example("$0 build app.json -o snap && $0 pack snap --exe -o myapp", ""),
   (a) => buildCommand({ spec: a.spec, out: a.out, blockSize: blockSize(a.blockSize), diskBlockSize: blockSize(a["disk-block-size"]), level: zstdLevel(a.level), verbose: a.verbose, keepDisks: a["keep-disks"], json: a.json, quiet: a.quiet }),
 );
