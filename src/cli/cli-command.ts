@@ -1,5 +1,6 @@
 import type { ArgumentsCamelCase, Argv } from "yargs";
 import { VmsfxError } from "../errors";
+import { MAX_BLOCK } from "../snapshot/manifest";
 
 /** One `vmsfx` command: its yargs definition and what it runs, which yields the exit code. */
 export interface CliCommand {
@@ -18,10 +19,10 @@ export function parseSize(v: string | number): number {
   return Number(m[1]) * (m[2].toLowerCase() === "k" ? 1024 : m[2].toLowerCase() === "m" ? 1 << 20 : 1);
 }
 
-/** A `--block-size` or `--disk-block-size`: a power of two from 4K to 256K. */
+/** A `--block-size` or `--disk-block-size`: a power of two from 4K to 4M (MAX_BLOCK). */
 export function blockSize(v: string | number): number {
   const n = parseSize(v);
-  if (n < 4096 || n > 256 << 10 || (n & (n - 1)) !== 0) throw new VmsfxError("VMSFX_USAGE", `--block sizes must be powers of two from 4K to 256K (got ${n}).`);
+  if (n < 4096 || n > MAX_BLOCK || (n & (n - 1)) !== 0) throw new VmsfxError("VMSFX_USAGE", `--block sizes must be powers of two from 4K to 4M (got ${n}).`);
   return n;
 }
 

@@ -13,8 +13,8 @@ export const captureCli = command(
     y
       .positional("recipe", { type: "string", demandOption: true, describe: "guest recipe (vm.json) of a guest you built yourself; see also vmsfx build" })
       .option("out", { alias: "o", type: "string", demandOption: true, describe: "snapshot directory to create (must not exist or be empty)" })
-      .option("block-size", { type: "string", default: "256K", describe: "block size for RAM, VGA memory and device state (4K-256K)" })
-      .option("disk-block-size", { type: "string", default: "64K", describe: "block size for disks and boot files (4K-256K)" })
+      .option("block-size", { type: "string", default: "256K", describe: "block size for RAM, VGA memory and device state (4K-4M)" })
+      .option("disk-block-size", { type: "string", default: "64K", describe: "block size for disks and boot files (4K-4M)" })
       .option("level", { type: "number", default: 19, describe: "zstd level per block (1-19); lower captures faster, resume speed barely changes" })
       .option("verbose", { alias: "v", type: "boolean", default: false, describe: "show the guest console while it boots" })
       .option("json", { type: "boolean", default: false, describe: "print the result as JSON" })
@@ -30,8 +30,8 @@ export const buildCli = command(
     y
       .positional("spec", { type: "string", demandOption: true, describe: "app spec, e.g. samples/sqlite/app.json" })
       .option("out", { alias: "o", type: "string", demandOption: true, describe: "snapshot directory to create (must not exist or be empty)" })
-      .option("block-size", { type: "string", default: "256K", describe: "block size for RAM, VGA memory and device state (4K-256K)" })
-      .option("disk-block-size", { type: "string", default: "64K", describe: "block size for disks and boot files (4K-256K)" })
+      .option("block-size", { type: "string", default: "256K", describe: "block size for RAM, VGA memory and device state (4K-4M)" })
+      .option("disk-block-size", { type: "string", default: "64K", describe: "block size for disks and boot files (4K-4M)" })
       .option("level", { type: "number", default: 19, describe: "zstd level per block (1-19); lower builds faster" })
       .option("verbose", { alias: "v", type: "boolean", default: false, describe: "show the tools' output and the guest console" })
       .option("keep-disks", { type: "string", describe: "also keep the app's disk images and a machine.json for other emulators in this folder" })

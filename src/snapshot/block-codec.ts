@@ -41,7 +41,7 @@ export interface EncodedBlock {
 
 export async function encodeBlock(raw: Uint8Array, level: number, cipher?: StoredCipher): Promise<EncodedBlock> {
   const zstd = await loadZstd();
-  const frame = zstd.compress(raw, level);
+  const frame = await zstd.compressAsync(raw, level);
   const plain = frame && frame.byteLength < raw.byteLength ? frame : raw;
   const stored = cipher ? cipher.seal(plain, "block") : plain;
   return { hash: sha256Hex(stored), stored };
@@ -58,19 +58,36 @@ export interface StoredCipher {
 export const MAX_STORED_OVERHEAD = 28;
 
 export function decodeBlock(zstd: Zstd, stored: Uint8Array, rawLength: number, hash: BlockHash, what: string, cipher?: StoredCipher): Uint8Array {
+  const checked = verifiedFrame(stored, rawLength, hash, what, cipher);
+  if ("raw" in checked) return checked.raw;
+  return decoded(zstd.decompress(checked.frame, rawLength), rawLength, hash, what);
+}
+
+/** decodeBlock with the zstd step on the threadpool; the hash is checked here, first, as there. */
+export async function decodeBlockAsync(zstd: Zstd, stored: Uint8Array, rawLength: number, hash: BlockHash, what: string, cipher?: StoredCipher): Promise<Uint8Array> {
+  const checked = verifiedFrame(stored, rawLength, hash, what, cipher);
+  if ("raw" in checked) return checked.raw;
+  return decoded(await zstd.decompressAsync(checked.frame, rawLength), rawLength, hash, what);
+}
+
+/** Proves stored bytes are the block the manifest names and opens them: raw bytes, or a frame still to decode. */
+function verifiedFrame(stored: Uint8Array, rawLength: number, hash: BlockHash, what: string, cipher?: StoredCipher): { raw: Uint8Array } | { frame: Uint8Array } {
   if (stored.byteLength > rawLength + (cipher ? MAX_STORED_OVERHEAD : 0)) throw corrupt(what, `block ${hash.slice(0, 12)}… is larger than its raw size ${rawLength}`);
   if (sha256Hex(stored) !== hash) {
     throw corrupt(what, `block ${hash.slice(0, 12)}… does not match its SHA-256`);
   }
   if (cipher) stored = cipher.open(stored, what);
   if (stored.byteLength > rawLength) throw corrupt(what, `block ${hash.slice(0, 12)}… is larger than its raw size ${rawLength}`);
-  if (stored.byteLength === rawLength) return stored;
+  if (stored.byteLength === rawLength) return { raw: stored };
   // Only verified bytes get here. A frame can still declare a size other than the manifest's
   // (a hand-made bundle): refuse it before the decoder allocates for it. Reading the size field
   // from the frame header ourselves costs nothing next to the decoder.
   const declared = frameContentSize(stored);
   if (declared !== rawLength) throw corrupt(what, `block ${hash.slice(0, 12)}… declares ${declared ?? "no"} bytes, expected ${rawLength}`);
-  const out = zstd.decompress(stored, rawLength);
+  return { frame: stored };
+}
+
+function decoded(out: Uint8Array | null, rawLength: number, hash: BlockHash, what: string): Uint8Array {
   if (!out || out.byteLength !== rawLength) throw corrupt(what, `block ${hash.slice(0, 12)}… does not decompress`);
   return out;
 }

@@ -5,7 +5,8 @@ import type { ImageBlocks, ImagePresence, ImageTarget } from "../engine/engine-p
 /**
  * Streams a guest-physical image (RAM, VGA memory) to the engine, verifying every block. From a
  * bundle, blocks that sit next to each other (they do: hot order) are read in large positioned
- * reads instead of one read per block; memory in flight stays bounded by SPAN_LIMIT.
+ * reads instead of one read per block; memory in flight stays bounded by SPAN_LIMIT. A span's
+ * blocks decompress on the threadpool while this thread hashes the next.
  */
 
 const SPAN_LIMIT = 4 << 20;
@@ -50,12 +51,13 @@ export async function streamImage(reader: BlockReader, map: BlockMap, target: Im
       j++;
     }
     const span = await spans!.readSpan(start, end - start);
-    for (let k = i; k < j; k++) {
-      const { hash, entry } = spanned[k];
+    const decoded = spanned.slice(i, j).map(async ({ hash, entry }) => {
       const stored = span.subarray(entry!.offset - start, entry!.offset - start + entry!.length);
-      const raw = reader.decode(stored, hash, lengthOf(hash));
-      emit(hash, raw, raw !== stored);
-    }
+      const raw = await reader.decodeAsync(stored, hash, lengthOf(hash));
+      return { hash, raw, owned: raw !== stored };
+    });
+    // Every block's hash is checked before any of it reaches the engine; the first failure wins.
+    for (const { hash, raw, owned } of await Promise.all(decoded)) emit(hash, raw, owned);
     flush();
     i = j;
   }

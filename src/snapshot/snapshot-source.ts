@@ -1,5 +1,5 @@
 import type { BlockHash, Manifest } from "./manifest";
-import { decodeBlock, loadZstd, type StoredCipher } from "./block-codec";
+import { decodeBlock, decodeBlockAsync, loadZstd, type StoredCipher } from "./block-codec";
 import { VmsfxError, isVmsfxError } from "../errors";
 
 /**
@@ -51,9 +51,21 @@ export class BlockReader {
     try {
       return decodeBlock(this.zstd, stored, rawLength, hash, this.source.location, this.source.cipher);
     } catch (e) {
-      const advice = isVmsfxError(e) && e.code === "VMSFX_BLOCK_HASH_MISMATCH" ? this.source.damageAdvice?.(hash) : undefined;
-      if (advice) throw new VmsfxError("VMSFX_BLOCK_HASH_MISMATCH", advice, { cause: e });
-      throw e;
+      throw this.advised(e, hash);
     }
+  }
+
+  /** decode() with zstd on the threadpool: a span's blocks decompress side by side while the next is hashed. */
+  async decodeAsync(stored: Uint8Array, hash: BlockHash, rawLength: number): Promise<Uint8Array> {
+    try {
+      return await decodeBlockAsync(this.zstd, stored, rawLength, hash, this.source.location, this.source.cipher);
+    } catch (e) {
+      throw this.advised(e, hash);
+    }
+  }
+
+  private advised(e: unknown, hash: BlockHash): unknown {
+    const advice = isVmsfxError(e) && e.code === "VMSFX_BLOCK_HASH_MISMATCH" ? this.source.damageAdvice?.(hash) : undefined;
+    return advice ? new VmsfxError("VMSFX_BLOCK_HASH_MISMATCH", advice, { cause: e }) : e;
   }
 }

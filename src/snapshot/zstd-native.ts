@@ -4,39 +4,57 @@ import * as zlib from "node:zlib";
  * zstd through Node's own binding (`node:zlib`, Node >= 22.15): libzstd compiled natively into
  * the runtime, so there is no wasm module to instantiate on the resume path, no fixed heap that
  * caps the block size, and no copy through a foreign heap. One call per block: blocks are small
- * (at most MAX_BLOCK), so the synchronous calls never hold the event loop for long.
+ * (at most MAX_BLOCK), so the synchronous calls never hold the event loop for long. The
+ * asynchronous ones run on libuv's threadpool, so a capture compresses on every core.
  */
 
 export interface Zstd {
   /** A frame that declares its content size, or null when zstd fails. */
   compress(raw: Uint8Array, level: number): Uint8Array | null;
+  /** The same frame as compress(), made on the threadpool: identical bytes, so blocks still dedup. */
+  compressAsync(raw: Uint8Array, level: number): Promise<Uint8Array | null>;
   /** `rawLength` must be the frame's declared size (checked by the caller); null when the frame is bad. */
   decompress(frame: Uint8Array, rawLength: number): Uint8Array | null;
+  /** decompress() on the threadpool: the blocks of a resume decode side by side. */
+  decompressAsync(frame: Uint8Array, rawLength: number): Promise<Uint8Array | null>;
 }
 
 const { ZSTD_c_compressionLevel, ZSTD_c_checksumFlag, ZSTD_c_contentSizeFlag } = zlib.constants;
 
+function compressOptions(raw: Uint8Array, level: number): zlib.ZstdOptions {
+  return {
+    // The frame names its raw size: the reader checks it against the manifest before decoding.
+    pledgedSrcSize: raw.byteLength,
+    params: { [ZSTD_c_compressionLevel]: level, [ZSTD_c_checksumFlag]: 0, [ZSTD_c_contentSizeFlag]: 1 },
+  };
+}
+
+const bytesOf = (out: Buffer) => new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+
 const native: Zstd = {
   compress(raw, level) {
     try {
-      const out = zlib.zstdCompressSync(raw, {
-        // The frame names its raw size: the reader checks it against the manifest before decoding.
-        pledgedSrcSize: raw.byteLength,
-        params: { [ZSTD_c_compressionLevel]: level, [ZSTD_c_checksumFlag]: 0, [ZSTD_c_contentSizeFlag]: 1 },
-      });
-      return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+      return bytesOf(zlib.zstdCompressSync(raw, compressOptions(raw, level)));
     } catch {
       return null;
     }
+  },
+  compressAsync(raw, level) {
+    return new Promise((resolve) => zlib.zstdCompress(raw, compressOptions(raw, level), (err, out) => resolve(err ? null : bytesOf(out))));
   },
   decompress(frame, rawLength) {
     try {
       // maxOutputLength bounds what a frame can make us allocate, whatever it claims.
       const out = zlib.zstdDecompressSync(frame, { maxOutputLength: Math.max(rawLength, 1) });
-      return out.byteLength === rawLength ? new Uint8Array(out.buffer, out.byteOffset, out.byteLength) : null;
+      return out.byteLength === rawLength ? bytesOf(out) : null;
     } catch {
       return null;
     }
+  },
+  decompressAsync(frame, rawLength) {
+    return new Promise((resolve) =>
+      zlib.zstdDecompress(frame, { maxOutputLength: Math.max(rawLength, 1) }, (err, out) => resolve(!err && out.byteLength === rawLength ? bytesOf(out) : null)),
+    );
   },
 };
 

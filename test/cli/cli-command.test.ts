@@ -11,10 +11,11 @@ describe("the CLI's size and level options", () => {
     expect(() => parseSize("big")).toThrow(/"big" is not a size/);
   });
 
-  it("takes block sizes that are powers of two from 4K to 256K, and clamps levels", () => {
+  it("takes block sizes that are powers of two from 4K to 4M, and clamps levels", () => {
     expect(blockSize("256K")).toBe(256 << 10);
     expect(blockSize("4K")).toBe(4096);
-    for (const bad of ["2K", "512K", "48K"]) expect(() => blockSize(bad)).toThrow(expect.objectContaining({ code: "VMSFX_USAGE" }));
+    expect(blockSize("4M")).toBe(4 << 20);
+    for (const bad of ["2K", "8M", "48K"]) expect(() => blockSize(bad)).toThrow(expect.objectContaining({ code: "VMSFX_USAGE" }));
     expect([zstdLevel(0), zstdLevel(7), zstdLevel(22)]).toEqual([1, 7, 19]);
   });
 });
