@@ -1,51 +1,15 @@
 // `npm run bench`: resume speed and snapshot size on the sample guest, against v86's own
 // restore, a cold boot, and QEMU (TCG) migrate-to-file. Writes bench/results/shell.json and
 // bench/results/shell.md (the table in the README). Runs each resume RUNS times; medians reported.
-import { spawn, execFileSync } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { createServer, get } from "node:http";
 import { createReadStream, createWriteStream } from "node:fs";
 import { mkdirSync, readFileSync, statSync, writeFileSync, existsSync, rmSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { root, RUNS, cli, log, median, QUESTION, ANSWER, timed } from "./bench-lib.mjs";
 
-const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
-const RUNS = Number(process.env.BENCH_RUNS ?? 7);
 const work = path.join(root, ".cache/bench");
-const log = (s) => process.stderr.write(`bench: ${s}\n`);
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const cli = path.join(root, "bin/vmsfx");
-const QUESTION = "echo $((6*7))xyz\n";
-const ANSWER = "42xyz";
-
-/** Spawns a command, feeds it input, and reports ms from spawn until `until` shows on stdout. */
-function timed(cmd, args, { input, until, timeoutMs = 120_000, signalOnHit }) {
-  return new Promise((resolve, reject) => {
-    const t0 = performance.now();
-    const child = spawn(cmd, args, { cwd: root });
-    let stdout = "";
-    let stderr = "";
-    let hitMs;
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`${cmd} ${args.join(" ")}: no "${until}" within ${timeoutMs} ms\n${stdout.slice(-500)}\n${stderr.slice(-500)}`));
-    }, timeoutMs);
-    child.stdout.on("data", (d) => {
-      stdout += d;
-      if (hitMs === undefined && until.test(stdout)) {
-        hitMs = performance.now() - t0;
-        if (signalOnHit) child.kill(signalOnHit);
-      }
-    });
-    child.stderr.on("data", (d) => (stderr += d));
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      if (hitMs === undefined) reject(new Error(`${cmd} exited ${code} before "${until}"\n${stderr.slice(-800)}`));
-      else resolve({ ms: hitMs, stdout, stderr, code });
-    });
-    if (signalOnHit) child.stdin.write(input);
-    else child.stdin.end(input);
-  });
-}
 
 /** A static server for the published folder and the whole bundle, with optional latency per request. */
 function staticServer(dir, wholeBundle, latencyMs) {
