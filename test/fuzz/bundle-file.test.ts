@@ -13,7 +13,7 @@ import { BlockCipher } from "../../src/policy/encryption";
 import { unlockerFor } from "../../src/policy/unlocker";
 import { checkSignature, generateKeyFiles, parseSignature, signManifest } from "../../src/policy/signature";
 import { makeSyntheticSnapshot, tempDir } from "../helpers/synthetic-snapshot";
-import { typedOutcome, withAllocationLimit } from "./oracle";
+import { bundleAllocationLimit, typedOutcome, withAllocationLimit } from "./oracle";
 import { applyMutation, layoutOf, mutation, type Layout } from "./bundle-mutations";
 import { budget, LONG, testTimeout } from "./budget";
 
@@ -71,7 +71,7 @@ beforeAll(async () => {
 /** Everything a user's command does with a bundle before the guest runs; returns the first code or "ok". */
 async function outcome(file: string, base: Base): Promise<string> {
   const size = readFileSync(file).byteLength;
-  return withAllocationLimit(Math.max(size, 64 << 10), async () => {
+  return withAllocationLimit(bundleAllocationLimit(size), async () => {
     if (base.encrypted) {
       const header = await typedOutcome("readPublicHeader", () => readPublicHeader(file));
       if ("error" in header) return header.error.code;

@@ -2,6 +2,7 @@ import { VmsfxError } from "../../src/errors";
 import { openBundle, type OpenBundleOptions } from "../../src/snapshot/bundle-reader";
 import { verifySnapshot } from "../../src/snapshot/snapshot-report";
 import { loadZstd } from "../../src/snapshot/block-codec";
+import { MAX_BLOCK } from "../../src/snapshot/manifest";
 
 /**
  * The fuzzing oracle (after undici's): whatever the input, a reader either succeeds or throws a
@@ -49,13 +50,20 @@ export async function withAllocationLimit<T>(limit: number, fn: () => Promise<T>
 }
 
 /**
+ * The most a reader may allocate for a bundle file of this size. zlib allocates a block's raw
+ * bytes in one chunk through the public Buffer.allocUnsafe, sized by the block map's raw length,
+ * which the manifest's validation bounds by MAX_BLOCK.
+ */
+export const bundleAllocationLimit = (fileSize: number) => Math.max(fileSize, MAX_BLOCK);
+
+/**
  * What a user's first two steps see: open the bundle, then verify every block. Returns the first
  * failure's code, or "ok". Throws UntypedError for anything that is not a VmsfxError.
  */
 export async function bundleOutcome(file: string, fileSize: number, opts: OpenBundleOptions = {}): Promise<string> {
   // zstd's wasm is read and instantiated once per process, not per input: not the reader's doing.
   await loadZstd();
-  return withAllocationLimit(Math.max(fileSize, 64 << 10), async () => {
+  return withAllocationLimit(bundleAllocationLimit(fileSize), async () => {
     const opened = await typedOutcome(`openBundle(${file})`, () => openBundle(file, opts));
     if ("error" in opened) return opened.error.code;
     const b = opened.ok;
