@@ -14,8 +14,11 @@ import { formatBytes } from "./progress";
 
 const out = (s: string) => process.stdout.write(s + "\n");
 
-/** `runtime`: the Node an executable carries (its `--info`), so a user can tell whether it gets security fixes. */
-export async function inspectCommand(a: { target: string; json: boolean; runtime?: string } & AccessOptions): Promise<number> {
+/**
+ * `runtime`: the Node an executable carries (its `--info`), so a user can tell whether it gets
+ * security fixes; `runtimeOptions`: the Node options it starts with (packaging/launcher-runtime.ts).
+ */
+export async function inspectCommand(a: { target: string; json: boolean; runtime?: string; runtimeOptions?: string[] } & AccessOptions): Promise<number> {
   // Without its key an encrypted bundle shows only its public header.
   const locked = !a.keyFile && !a.passphraseFile ? await readPublicHeader(a.target) : undefined;
   if (locked) {
@@ -36,10 +39,10 @@ export async function inspectCommand(a: { target: string; json: boolean; runtime
       checkSignature(source.manifestBytes, parseSignature(source.signature, a.target), a.target, await resolvePublicKey(a.requireSigner));
     }
     const restrictions = { signedBy, encrypted: !!source.cipher, policy: m.policy };
-    if (a.json) out(JSON.stringify({ kind: source.kind, path: a.target, fileBytes, runtime: a.runtime, ...restrictions, ...report }, null, 2));
+    if (a.json) out(JSON.stringify({ kind: source.kind, path: a.target, fileBytes, runtime: a.runtime, runtimeOptions: a.runtimeOptions, ...restrictions, ...report }, null, 2));
     else {
       printReport(a.target, source.kind, fileBytes, report);
-      if (a.runtime) out(`  runtime   Node ${a.runtime} (carried in this file)`);
+      if (a.runtime) out(`  runtime   Node ${a.runtime} (carried in this file${a.runtimeOptions?.length ? `; started with ${a.runtimeOptions.join(" ")}` : ""})`);
       if (signedBy || restrictions.encrypted || m.policy) out("");
       if (signedBy) out(`  signed by ${signedBy}`);
       if (restrictions.encrypted) out("  encrypted (AES-256-GCM)");

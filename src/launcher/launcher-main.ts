@@ -45,7 +45,7 @@ async function main(all: string[]): Promise<number> {
   const access = accessFrom(a);
   if (a.fingerprint) return fingerprintCommand();
   if (a.install || a.uninstall) return desktopCommand(self, a.install ? "install" : "uninstall");
-  if (a.info) return inspectCommand({ target: self, json: a.json, runtime: process.version, ...access });
+  if (a.info) return inspectCommand({ target: self, json: a.json, runtime: process.version, runtimeOptions: process.execArgv, ...access });
   if (a.verify) return verifyCommand({ target: self, json: a.json, quiet: false, stateDir, ...access });
   if (a.reset) return resetState(self, stateDir);
   return runCommand(runRequestFrom(self, a, guestArgs), loadSeaAssets);

@@ -8,6 +8,7 @@ import { tempDir } from "../helpers/synthetic-snapshot";
 import { openBundle } from "../../src/snapshot/bundle-reader";
 import { verifySnapshot } from "../../src/snapshot/snapshot-report";
 import { DEADLINE } from "../helpers/deadlines";
+import { LAUNCHER_EXEC_ARGV } from "../../src/packaging/launcher-runtime";
 import { hostTool } from "../helpers/host-tools";
 
 /**
@@ -193,6 +194,8 @@ describe("executables for other platforms (--target)", () => {
     // It carries the pinned Node 24, whatever Node runs vmsfx, and says so.
     const info = await runProgram(m.file, ["--info", "--json"], { timeoutMs: DEADLINE.launch });
     expect(JSON.parse(info.stdout).runtime).toBe(`v${JSON.parse(readFileSync(path.join(__dirname, "../../src/packaging/node-targets.json"), "utf8")).targets["linux-x64"].version}`);
+    // One V8 platform thread: four grew 100 MiB of malloc arenas (launcher-runtime.ts).
+    expect(JSON.parse(info.stdout).runtimeOptions).toEqual(LAUNCHER_EXEC_ARGV);
   });
 
   // qemu-user and the arm64 userland (build-scripts/arm64-sysroot.sh) come from the global setup.
