@@ -7,13 +7,9 @@ import { spawn, execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { root, RUNS, cli, log, median, updateReadmeSection } from "./bench-lib.mjs";
 
-const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
-const RUNS = Number(process.env.BENCH_RUNS ?? 7);
 const work = path.join(root, ".cache/bench-apps");
-const cli = path.join(root, "bin/vmsfx");
-const log = (s) => process.stderr.write(`bench: ${s}\n`);
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /** Each app: its spec, a question piped in, what the answer looks like, and how the user quits. */
 const APPS = {
@@ -108,10 +104,7 @@ async function main() {
     `Medians of ${RUNS} launches of the one-file executable each, first launches and launches after quitting interleaved in one run, on ${result.machine.cpus} cores (${result.machine.cpu}), ${result.date.slice(0, 10)}. Each launch pipes in a question and the app's quit command and is timed from process start until the answer shows; the build time has Debian's packages already cached.`,
   ].join("\n");
   writeFileSync(path.join(root, "bench/results/apps.md"), md + "\n");
-  const readmePath = path.join(root, "README.md");
-  const readme = readFileSync(readmePath, "utf8");
-  const marked = /<!-- bench-apps:begin -->[\s\S]*<!-- bench-apps:end -->/;
-  if (marked.test(readme)) writeFileSync(readmePath, readme.replace(marked, `<!-- bench-apps:begin -->\n${md}\n<!-- bench-apps:end -->`));
+  updateReadmeSection("bench-apps", md);
   process.stdout.write(md + "\n");
 }
 

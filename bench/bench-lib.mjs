@@ -1,6 +1,7 @@
 // What the benchmarks share: where things are, how a run is timed, and the question every shell
 // resume is asked.
 import { spawn } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 
 export const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
@@ -43,3 +44,11 @@ export function timed(cmd, args, { input, until, timeoutMs = 120_000, signalOnHi
 
 /** The `--timings` line a launch printed on stderr. */
 export const timingsOf = (stderr) => JSON.parse(/vmsfx-timings (.*)/.exec(stderr)[1]);
+
+/** Replaces the README's `<!-- NAME:begin -->…<!-- NAME:end -->` section with `md`, so its tables match the committed results. */
+export function updateReadmeSection(name, md) {
+  const readmePath = path.join(root, "README.md");
+  const readme = readFileSync(readmePath, "utf8");
+  const marked = new RegExp(`<!-- ${name}:begin -->[\\s\\S]*<!-- ${name}:end -->`);
+  if (marked.test(readme)) writeFileSync(readmePath, readme.replace(marked, `<!-- ${name}:begin -->\n${md}\n<!-- ${name}:end -->`));
+}

@@ -6,7 +6,7 @@ import { execFileSync } from "node:child_process";
 import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { root, RUNS, cli, log, median, QUESTION, ANSWER, timed, timingsOf } from "./bench-lib.mjs";
+import { root, RUNS, cli, log, median, QUESTION, ANSWER, timed, timingsOf, updateReadmeSection } from "./bench-lib.mjs";
 
 const SIZES = [128, 512, 1024];
 const work = path.join(root, ".cache/bench-scaling");
@@ -67,10 +67,7 @@ async function main() {
     `\`vmsfx run\` of the shell sample built with each RAM size; medians of ${RUNS} launches each, interleaved, on ${result.machine.cpus} cores (${result.machine.cpu}), Node ${process.version}, ${result.date.slice(0, 10)}. Times are from process start. Peak RSS grows by ${rows.slice(1).map((r) => `${Math.round((r.maxRssKb - base.maxRssKb) / 1024)} MiB for ${r.memoryMiB - base.memoryMiB} MiB of RAM added`).join(", ")}.`,
   ].join("\n");
   writeFileSync(path.join(root, "bench/results/scaling.md"), md + "\n");
-  const readmePath = path.join(root, "README.md");
-  const readme = readFileSync(readmePath, "utf8");
-  const marked = /<!-- bench-scaling:begin -->[\s\S]*<!-- bench-scaling:end -->/;
-  if (marked.test(readme)) writeFileSync(readmePath, readme.replace(marked, `<!-- bench-scaling:begin -->\n${md}\n<!-- bench-scaling:end -->`));
+  updateReadmeSection("bench-scaling", md);
   process.stdout.write(md + "\n");
 }
 

@@ -7,7 +7,7 @@ import { createReadStream, createWriteStream } from "node:fs";
 import { mkdirSync, readFileSync, statSync, writeFileSync, existsSync, rmSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { root, RUNS, cli, log, median, QUESTION, ANSWER, timed } from "./bench-lib.mjs";
+import { root, RUNS, cli, log, median, QUESTION, ANSWER, timed, updateReadmeSection } from "./bench-lib.mjs";
 
 const work = path.join(root, ".cache/bench");
 
@@ -254,11 +254,7 @@ async function main() {
     `Ratios: ./app running vs v86 restore ${ratio(result.executable.runningMs, result.v86Restore.runningMs)}×; ./app resuming a suspended session, answer vs QEMU ${qemu ? ratio(result.executable.resumeSuspended.answerMs, qemu.restoreToAnswerMedianMs) : "—"}×; vmsfx run running vs v86 restore ${result.ratios.runningVsV86Restore}×; cold boot / vmsfx running ${result.ratios.coldBootVsRunning}×; answer vs QEMU ${result.ratios.answerVsQemu ?? "—"}×; snapshot core vs QEMU zstd -19 ${result.ratios.snapshotCoreVsQemuZstd19 ?? "—"}×.`,
   ].join("\n");
   writeFileSync(path.join(root, "bench/results/shell.md"), md + "\n");
-  // Keep the README's table in step with the committed results.
-  const readmePath = path.join(root, "README.md");
-  const readme = readFileSync(readmePath, "utf8");
-  const marked = /<!-- bench:begin -->[\s\S]*<!-- bench:end -->/;
-  if (marked.test(readme)) writeFileSync(readmePath, readme.replace(marked, `<!-- bench:begin -->\n${md}\n<!-- bench:end -->`));
+  updateReadmeSection("bench", md);
   process.stdout.write(md + "\n");
 }
 
