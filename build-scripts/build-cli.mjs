@@ -39,7 +39,7 @@ const results = await Promise.all([
   // postject (4.8 MB) is only needed by `pack --exe`; it is required from node_modules then.
   build({ ...common, entryPoints: [path.join(root, "src/cli/main.ts")], outfile: path.join(dist, "vmsfx.cjs"), external: ["postject"] }),
   // The program inside an executable: nothing external, since it runs where nothing is installed.
-  build({ ...common, entryPoints: [path.join(root, "src/launcher/launcher-main.ts")], outfile: path.join(dist, "launcher.cjs"), sourcemap: false }),
+  build({ ...common, entryPoints: [path.join(root, "src/launcher/launcher-entry.ts")], outfile: path.join(dist, "launcher.cjs"), sourcemap: false }),
   build({ ...common, entryPoints: [path.join(root, "src/engine/engine-worker.ts")], outfile: path.join(dist, "engine-worker.cjs") }),
 ]);
 // Temp + rename: a test run that starts during a rebuild must never see half a wasm file.

@@ -1,5 +1,4 @@
 import { VmsfxError } from "../errors";
-import { GuestHost } from "../engine/engine-host";
 import type { EngineAssets } from "../engine/engine-assets";
 import type { DiskSlot } from "../engine/engine-protocol";
 import { sessionLimitMessage } from "../policy/restrictions";
@@ -11,6 +10,7 @@ import { loadMachine, startGuest } from "./guest-start";
 import { FrontEnds } from "./front-ends";
 import { SessionEnd, type EndReason } from "./session-end";
 import { persistSession, type SavedSession } from "./persist";
+import { takeEngine } from "./engine-start";
 
 /**
  * `vmsfx run` and the executable: a launch in four stages. Open the app (launch-plan: the
@@ -46,8 +46,7 @@ export interface RunResult {
 
 export async function runBundle(file: string, assets: EngineAssets, opts: RunOptions): Promise<RunResult> {
   const mark = (name: string) => void (opts.timings && (opts.timings[name] = Math.round(performance.now() * 10) / 10));
-  const host = new GuestHost(assets.worker);
-  const module = WebAssembly.compile(assets.wasm);
+  const { host, module } = takeEngine(assets);
   // Undone on every path, last first: the front-ends (signal handlers, timers, the output-closed
   // hook, the console, the GUI), then the engine, then what the plan opened.
   const owner = new Disposer();
