@@ -29,8 +29,8 @@ GUEST=$HERE/guest-base
 : "${SOURCE_DATE_EPOCH:=1704067200}"
 [[ $SOURCE_DATE_EPOCH =~ ^[0-9]+$ ]] || die "SOURCE_DATE_EPOCH must be a number of seconds"
 
-# The app's root is a read-only ext4 disk under a RAM overlay.
-MODULES=("${DISK_MODULES[@]}" overlay)
+# The app's root is a read-only ext4 disk under a RAM overlay; an app with ports has a virtio NIC.
+MODULES=("${DISK_MODULES[@]}" overlay "${NET_MODULES[@]}")
 
 fetch_base_debs
 ensure_tool cpio cpio

@@ -29,6 +29,7 @@ export const EXIT = {
   guestFailed: 30,
   stateLocked: 31,
   inputNotRead: 32,
+  portUnavailable: 33,
   policyInvalid: 40,
   notYetValid: 41,
   expired: 42,
@@ -69,6 +70,7 @@ export type ErrorCode =
   | "VMSFX_GUEST_FAILED"
   | "VMSFX_STATE_LOCKED"
   | "VMSFX_INPUT_NOT_READ"
+  | "VMSFX_PORT_UNAVAILABLE"
   | "VMSFX_DOWNLOAD_INTEGRITY"
   | "VMSFX_POLICY_INVALID"
   | "VMSFX_POLICY_NOT_YET_VALID"
@@ -110,6 +112,7 @@ const EXIT_BY_CODE: Record<ErrorCode, number> = {
   VMSFX_GUEST_FAILED: EXIT.guestFailed,
   VMSFX_STATE_LOCKED: EXIT.stateLocked,
   VMSFX_INPUT_NOT_READ: EXIT.inputNotRead,
+  VMSFX_PORT_UNAVAILABLE: EXIT.portUnavailable,
   VMSFX_POLICY_INVALID: EXIT.policyInvalid,
   VMSFX_POLICY_NOT_YET_VALID: EXIT.notYetValid,
   VMSFX_POLICY_EXPIRED: EXIT.expired,

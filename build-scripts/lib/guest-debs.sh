@@ -23,6 +23,11 @@ DISK_MODULES=(
 	crc64_rocksoft_generic crc64-rocksoft t10-pi sd_mod
 	crc16 mbcache jbd2 ext4
 )
+# v86's virtio network card (apps with "ports"); loaded on every guest, used where the card is.
+NET_MODULES=(
+	virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci
+	failover net_failover virtio_net
+)
 
 # Newest cached .deb matching a glob, or nothing.
 cached_deb() {

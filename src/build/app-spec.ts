@@ -23,8 +23,17 @@ export interface FileCopy {
   to: string;
 }
 
-/** When the guest is ready to capture: a console pattern, or the console falling quiet after output. */
-export type ReadyWhen = { serial: RegExp; timeoutSeconds: number } | { quietMs: number; timeoutSeconds: number };
+/**
+ * When the app is ready (the build's trial run): a console pattern, the console falling quiet
+ * after output, or the guest accepting TCP connections on a port (a server that listens).
+ */
+export type ReadyWhen = { serial: RegExp; timeoutSeconds: number } | { quietMs: number; timeoutSeconds: number } | { port: number; timeoutSeconds: number };
+
+/** A guest TCP port the launcher serves on the user's machine (127.0.0.1:`host`); `host` 0: any free port. */
+export interface AppPort {
+  guest: number;
+  host: number;
+}
 
 export interface AppSpec {
   /** The spec file, for messages. */
@@ -51,9 +60,20 @@ export interface AppSpec {
   ready: ReadyWhen;
   /** Guest paths that hold the user's work, kept across launches. */
   data: string[];
+  /** Guest TCP ports served on the host; any port gives the guest a network card. */
+  ports: AppPort[];
+  /** The app's web page: opened in the user's browser once its port answers. */
+  open?: AppOpen;
 }
 
-const FIELDS = ["name", "description", "icon", "memoryMiB", "diskMiB", "dataMiB", "packages", "image", "files", "run", "env", "workdir", "user", "ready", "data"];
+/** A web app's page: `path` on the forwarded `guestPort` (the host port is known only at launch). */
+export interface AppOpen {
+  guestPort: number;
+  /** Path, query and fragment, starting with `/`. */
+  path: string;
+}
+
+const FIELDS = ["name", "description", "icon", "memoryMiB", "diskMiB", "dataMiB", "packages", "image", "files", "run", "env", "workdir", "user", "ready", "data", "ports", "open"];
 const NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 // Debian policy 5.6.1: lower case letters, digits, + - . ; at least two characters, starting alphanumeric.
 const DEBIAN_PACKAGE = /^[a-z0-9][a-z0-9+.-]+$/;
@@ -114,13 +134,14 @@ class SpecReader {
 
 function parseReady(r: SpecReader): ReadyWhen {
   const v = r.get("ready");
-  if (typeof v !== "object" || v === null || Array.isArray(v)) return r.fail("ready", 'must be {"serial": "<regular expression>"} or {"quietMs": <milliseconds>}');
+  if (typeof v !== "object" || v === null || Array.isArray(v)) return r.fail("ready", 'must be {"serial": "<regular expression>"}, {"quietMs": <milliseconds>} or {"port": <guest TCP port>}');
   const o = v as Record<string, unknown>;
   const timeoutSeconds = o.timeoutSeconds ?? 120;
   if (typeof timeoutSeconds !== "number" || !(timeoutSeconds > 0) || timeoutSeconds > 3600) r.fail("ready.timeoutSeconds", "must be a number of seconds from 1 to 3600");
-  const unknown = Object.keys(o).filter((k) => !["serial", "quietMs", "timeoutSeconds"].includes(k));
-  if (unknown.length) r.fail(`ready.${unknown[0]}`, "is not a field of ready (serial, quietMs, timeoutSeconds)");
-  if ((o.serial === undefined) === (o.quietMs === undefined)) r.fail("ready", 'must have exactly one of "serial" and "quietMs"');
+  const unknown = Object.keys(o).filter((k) => !["serial", "quietMs", "port", "timeoutSeconds"].includes(k));
+  if (unknown.length) r.fail(`ready.${unknown[0]}`, "is not a field of ready (serial, quietMs, port, timeoutSeconds)");
+  if ([o.serial, o.quietMs, o.port].filter((x) => x !== undefined).length !== 1) r.fail("ready", 'must have exactly one of "serial", "quietMs" and "port"');
+  if (o.port !== undefined) return { port: tcpPort(r, "ready.port", o.port), timeoutSeconds };
   if (o.quietMs !== undefined) {
     if (typeof o.quietMs !== "number" || !Number.isInteger(o.quietMs) || o.quietMs < 100 || o.quietMs > 60_000) r.fail("ready.quietMs", "must be an integer from 100 to 60000");
     return { quietMs: o.quietMs, timeoutSeconds };
@@ -131,6 +152,48 @@ function parseReady(r: SpecReader): ReadyWhen {
   } catch (e) {
     return r.fail("ready.serial", `is not a valid regular expression (${(e as Error).message})`);
   }
+}
+
+function tcpPort(r: SpecReader, field: string, v: unknown, min = 1): number {
+  if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > 65535) r.fail(field, `must be a TCP port number from ${min} to 65535`);
+  return v;
+}
+
+/** `"ports": [80, {"guest": 80, "host": 8080}]`: a number serves the guest port on the same host port. */
+function parsePorts(r: SpecReader): AppPort[] {
+  const ports = r.array("ports").map((p, i): AppPort => {
+    if (typeof p === "number") return { guest: tcpPort(r, `ports[${i}]`, p), host: p };
+    if (typeof p !== "object" || p === null || Array.isArray(p)) return r.fail(`ports[${i}]`, 'must be a guest port number or {"guest": <port>, "host": <port, 0 for any free one>}');
+    const o = p as Record<string, unknown>;
+    const extra = Object.keys(o).find((k) => k !== "guest" && k !== "host");
+    if (extra) r.fail(`ports[${i}].${extra}`, "is not a field of a port (guest, host)");
+    const guest = tcpPort(r, `ports[${i}].guest`, o.guest);
+    return { guest, host: o.host === undefined ? guest : tcpPort(r, `ports[${i}].host`, o.host, 0) };
+  });
+  const guests = new Set<number>();
+  ports.forEach((p, i) => {
+    if (guests.has(p.guest)) r.fail(`ports[${i}]`, `names guest port ${p.guest} twice`);
+    guests.add(p.guest);
+    if (p.host !== 0 && ports.findIndex((q) => q.host === p.host) !== i) r.fail(`ports[${i}]`, `names host port ${p.host} twice`);
+  });
+  return ports;
+}
+
+/** `"open": "http://localhost:8080/path"`: a page on one of the forwarded ports, named by its host port as in the spec. */
+function parseOpen(r: SpecReader, ports: AppPort[]): AppOpen | undefined {
+  const v = r.optionalString("open");
+  if (v === undefined) return undefined;
+  let url: URL;
+  try {
+    url = new URL(v);
+  } catch {
+    return r.fail("open", `must be a URL such as "http://localhost:8080/" (got ${JSON.stringify(v)})`);
+  }
+  if (url.protocol !== "http:" || !["localhost", "127.0.0.1"].includes(url.hostname) || url.username || url.password) r.fail("open", 'must be an http://localhost:<port>/ URL on one of "ports"');
+  const port = Number(url.port || 80);
+  const forward = ports.find((p) => p.host === port) ?? ports.find((p) => p.host === 0 && p.guest === port);
+  if (!forward) return r.fail("open", `names port ${port}, which is not a host port in "ports" (${ports.map((p) => p.host).join(", ") || "none"})`);
+  return { guestPort: forward.guest, path: `${url.pathname}${url.search}${url.hash}` };
 }
 
 function parseRun(r: SpecReader): string[] | undefined {
@@ -189,6 +252,9 @@ export function validateAppSpec(raw: unknown, file: string): AppSpec {
   if (user !== undefined && !USER.test(user)) r.fail("user", "must be a user name or uid, optionally with :group or :gid");
   const data = r.array("data").map((d, i) => r.guestPath(`data[${i}]`, d));
   const workdir = r.get("workdir") === undefined ? undefined : r.guestPath("workdir", undefined, true);
+  const ports = parsePorts(r);
+  const ready = parseReady(r);
+  if ("port" in ready && !ports.some((p) => p.guest === ready.port)) r.fail("ready.port", `must be one of the guest ports in "ports" (${ports.map((p) => p.guest).join(", ") || "none"})`);
   return {
     file,
     name,
@@ -202,8 +268,10 @@ export function validateAppSpec(raw: unknown, file: string): AppSpec {
     env: parseEnv(r),
     workdir,
     user,
-    ready: parseReady(r),
+    ready,
     data,
+    ports,
+    open: parseOpen(r, ports),
   };
 }
 

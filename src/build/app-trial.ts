@@ -19,7 +19,7 @@ import type { ReadyWhen } from "./app-spec";
 export type TrialPhase = "booting" | "starting the app" | "app ready" | "stopping the app";
 
 /** What the trial uses of the booting guest: its engine's events and the agent's port. */
-export type TrialGuest = Omit<BootingGuest, "host"> & { host: Pick<GuestHost, "on" | "agentInput"> };
+export type TrialGuest = Omit<BootingGuest, "host"> & { host: Pick<GuestHost, "on" | "agentInput" | "probe"> };
 
 type Failed = (why: string, tail?: SerialTail) => VmsfxError;
 
@@ -76,6 +76,20 @@ async function nextWanted(lines: AgentLines, by: Pick<TrialGuest, "deadline" | "
   }
 }
 
+const PROBE_EVERY_MS = 200;
+
+/** Asks the guest's TCP stack until `port` accepts a connection (a SYN answered by SYN+ACK). */
+async function portReady(guest: TrialGuest, port: number, signal: AbortSignal, timedOut: () => VmsfxError): Promise<void> {
+  for (;;) {
+    if (signal.aborted) throw signal.reason;
+    const failure = guest.fatal();
+    if (failure) throw failure;
+    if (Date.now() > guest.deadline) throw timedOut();
+    if (await guest.host.probe(port)) return;
+    await new Promise((r) => setTimeout(r, PROBE_EVERY_MS));
+  }
+}
+
 /** The app's console since it was started, and when it last wrote (undefined: not yet). */
 interface AppConsole {
   tail: SerialTail;
@@ -98,6 +112,7 @@ async function appReady(guest: TrialGuest, ready: ReadyWhen, app: AppConsole, li
     if (exited) abort.abort(exited);
   });
   try {
+    if ("port" in ready) return await portReady(guest, ready.port, abort.signal, () => failed(`the app did not become ready (nothing accepted connections on guest port ${ready.port}) within the spec's ready.timeoutSeconds`, app.tail));
     const until: ConsoleCondition = "serial" in ready ? { pattern: ready.serial, seen: app.tail } : { quietMs: ready.quietMs, lastOutputAt: app.lastOutputAt() };
     const result = await waitForConsole(guest.host, until, { timeoutMs: Math.max(0, guest.deadline - Date.now() + 1), failed: guest.fatal, signal: abort.signal });
     if (result === "timeout") throw failed(`the app did not become ready (${"serial" in ready ? `its console never matched /${ready.serial.source}/` : `its console never fell quiet for ${ready.quietMs} ms after output`}) within the spec's ready.timeoutSeconds`, app.tail);

@@ -1,7 +1,7 @@
 import { EventEmitter } from "node:events";
 import { Worker } from "node:worker_threads";
 import { VmsfxError, hasTrait, isVmsfxError } from "../errors";
-import type { BootFilesBytes, DiskSlot, ExitReason, HostToWorker, ImageBlocks, ImagePresence, MachineSpec, WorkerToHost } from "./engine-protocol";
+import type { BootFilesBytes, DiskSlot, ExitReason, ForwardFailure, HostToWorker, ImageBlocks, ImagePresence, MachineSpec, PortForward, WorkerToHost } from "./engine-protocol";
 import type { BlockDevice } from "./engine-types";
 import type { ScreenUpdate } from "./engine-protocol";
 
@@ -35,6 +35,8 @@ export class GuestHost {
   private pendingWrites = new Set<Promise<void>>();
   private failed: VmsfxError | undefined;
   private terminated = false;
+  private readonly probes = new Map<number, (open: boolean) => void>();
+  private probeId = 0;
 
   /** Spawning first and configuring later lets the worker load v86 while the caller reads blocks. */
   constructor(workerSource: { path: string } | { code: string }) {
@@ -118,6 +120,27 @@ export class GuestHost {
     if (!this.terminated) this.send({ type: "mouse", ...event });
   }
 
+  /** Listens on the host ports and carries their connections into the guest (a machine with a NIC). */
+  async forward(forwards: PortForward[]): Promise<{ bound: PortForward[]; failure?: ForwardFailure }> {
+    this.send({ type: "forward", forwards });
+    const m = (await this.wait("forwarded")) as Extract<WorkerToHost, { type: "forwarded" }>;
+    return { bound: m.bound, failure: m.failure };
+  }
+
+  /** Whether the guest accepts connections on this TCP port now. */
+  probe(port: number): Promise<boolean> {
+    if (this.failed) return Promise.reject(this.failed);
+    const id = ++this.probeId;
+    this.send({ type: "probe", id, port });
+    return new Promise((resolve, reject) => {
+      const unsubscribe = this.once("fatal", reject);
+      this.probes.set(id, (open) => {
+        unsubscribe();
+        resolve(open);
+      });
+    });
+  }
+
   /** Stops the guest and returns its state; every disk write it made has reached its device. */
   async save(): Promise<{ state: Uint8Array; memory: Uint8Array; vga: Uint8Array }> {
     this.send({ type: "save" });
@@ -195,6 +218,10 @@ export class GuestHost {
         return;
       case "disk-write":
         this.diskWrite(m.slot, m.offset, m.data);
+        return;
+      case "probed":
+        this.probes.get(m.id)?.(m.open);
+        this.probes.delete(m.id);
         return;
       case "error":
         this.fail(m.code ? new VmsfxError(m.code, m.message) : new VmsfxError("VMSFX_GUEST_FAILED", `the engine failed: ${m.message.split("\n")[0]}. Please report this.`));

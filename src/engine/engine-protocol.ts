@@ -13,7 +13,20 @@ export interface MachineSpec {
   vgaMemoryBytes: number;
   /** `head` is the disk's first sector: v86 reads it while constructing (geometry), before the host could answer. */
   disks: { slot: DiskSlot; size: number; head?: Uint8Array }[];
+  /** A virtio network card, wired to the engine's own user-mode network (v86-network.ts). */
+  nic?: "virtio";
 }
+
+/** A guest TCP port served on the host: connections to `address:host` become connections to the guest's `guest`. */
+export interface PortForward {
+  host: number;
+  guest: number;
+  /** The host address to listen on; 127.0.0.1 unless the user asked for another. */
+  address: string;
+}
+
+/** Why a forward could not listen: the port is taken, or the system refused it (a low port without privilege). */
+export type ForwardFailure = { forward: PortForward; reason: "in-use" | "denied" | "unavailable"; message: string };
 
 export interface BootFilesBytes {
   bios: Uint8Array;
@@ -74,7 +87,11 @@ export type HostToWorker =
   /** PS/2 keyboard scancodes (set 1, as the guest's i8042 would receive them). */
   | { type: "keyboard"; codes: number[] }
   /** PS/2 mouse: relative motion (dy positive is down), buttons held, wheel steps (positive is down). */
-  | { type: "mouse"; dx: number; dy: number; buttons?: [boolean, boolean, boolean]; wheel?: number };
+  | { type: "mouse"; dx: number; dy: number; buttons?: [boolean, boolean, boolean]; wheel?: number }
+  /** Listen on these host ports and carry each connection into the guest (a guest with a NIC only). */
+  | { type: "forward"; forwards: PortForward[] }
+  /** Whether the guest accepts TCP connections on `port` (it answers a SYN with SYN+ACK). */
+  | { type: "probe"; id: number; port: number };
 
 export type ExitReason = "poweroff" | "reboot";
 
@@ -93,5 +110,8 @@ export type WorkerToHost =
   | { type: "suspended"; state: Uint8Array; ram: BlockChange[]; vga: BlockChange[] }
   | { type: "stopped" }
   | { type: "screen"; update: ScreenUpdate }
+  /** Every forward listens (`bound` gives the port the system chose for a `host` of 0), or the first that could not. */
+  | { type: "forwarded"; bound: PortForward[]; failure?: ForwardFailure }
+  | { type: "probed"; id: number; open: boolean }
   /** `code`: the worker failed with a VmsfxError (its message is the user's); else a crash. */
   | { type: "error"; message: string; code?: ErrorCode };

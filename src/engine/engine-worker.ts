@@ -1,11 +1,12 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { V86 } from "v86";
-import type { BootFilesBytes, DiskSlot, HostToWorker, ImageBlocks, ImagePresence, MachineSpec, WorkerToHost } from "./engine-protocol";
-import { isVmsfxError } from "../errors";
+import type { BootFilesBytes, DiskSlot, HostToWorker, ImageBlocks, ImagePresence, MachineSpec, PortForward, WorkerToHost } from "./engine-protocol";
+import { VmsfxError, isVmsfxError } from "../errors";
 import { createDiskProxy, type DiskProxies } from "./v86-disk";
 import { captureState, changedBlocks, FRESH_DIRTY_LIMIT, guestMemoryView, svgaMemoryView, viewIsZero, writeBlocks, zeroAbsent } from "./v86-memory";
 import { tapScreen, type ScreenTap } from "./v86-screen";
 import { ByteQueue } from "./byte-queue";
+import { GuestNetwork, networkMissing, nicOptions } from "./v86-network";
 import {
   checkV86Internals,
   cpuOf,
@@ -45,6 +46,7 @@ let emulator: V86Emulator;
 let loaded = false;
 let disks: DiskProxies;
 let exited = false;
+let network: GuestNetwork | undefined;
 
 // Serial output arrives one byte per event; batch it per turn of the event loop.
 let outBuf: number[] = [];
@@ -136,6 +138,7 @@ async function create(module: WebAssembly.Module, machine: MachineSpec, boot?: B
     autostart: !!boot,
     hda: disks.hda?.buffer,
     hdb: disks.hdb?.buffer,
+    ...(machine.nic ? nicOptions() : {}),
   };
   if (boot) {
     options.bios = { buffer: copyOut(boot.bios) };
@@ -148,8 +151,9 @@ async function create(module: WebAssembly.Module, machine: MachineSpec, boot?: B
   const instance = new V86(options as never);
   await new Promise<void>((resolve) => instance.add_listener("emulator-loaded", () => resolve()));
   // Only now does emulator.v86 exist: blocks and presence maps that arrived earlier were held.
-  checkV86Internals(instance, { disks: machine.disks.length });
+  checkV86Internals(instance, { disks: machine.disks.length, network: !!machine.nic });
   emulator = instance;
+  if (machine.nic) network = GuestNetwork.of(instance);
   loaded = true;
   mark("v86Loaded");
   if (screenWanted) watchScreen();
@@ -219,6 +223,8 @@ async function stopQuiet(): Promise<void> {
   // The window stops with the guest: rendering a frame between stop and save would touch VGA state.
   screenTap?.stop();
   screenTap = undefined;
+  // Connections do not survive a save: their host sockets are not part of the guest's state.
+  network?.close();
   // A disk request in flight or input not yet read by the guest is not part of v86's state.
   // An answered read may issue the next one, so wait until every disk is idle at the same time.
   const proxies = Object.values(disks ?? {}).filter((d) => d !== undefined);
@@ -291,8 +297,13 @@ port.on("message", (m: HostToWorker) => {
         return sendKeys(m.codes);
       case "mouse":
         return sendMouse(m);
+      case "forward":
+        return forward(m.forwards);
+      case "probe":
+        return probe(m.id, m.port);
       case "stop":
         clearInterval(inputTimer);
+        network?.close();
         screenTap?.stop();
         await emulator?.destroy?.();
         post({ type: "stopped" });
@@ -305,6 +316,15 @@ port.on("message", (m: HostToWorker) => {
     else post({ type: "error", message: e instanceof Error ? (e.stack ?? e.message) : String(e) });
   });
 });
+
+async function forward(forwards: PortForward[]): Promise<void> {
+  if (!network) throw new VmsfxError("VMSFX_USAGE", "this guest has no network card, so no port can be forwarded to it. Build the app with \"ports\" in its spec.");
+  post({ type: "forwarded", ...(await network.forward(forwards)) });
+}
+
+async function probe(id: number, guestPort: number): Promise<void> {
+  post({ type: "probed", id, open: network ? await network.probe(guestPort) : false });
+}
 
 function findSlot(id: number): DiskSlot {
   for (const [slot, d] of Object.entries(disks)) if (d?.owns(id)) return slot as DiskSlot;

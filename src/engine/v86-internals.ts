@@ -1,5 +1,6 @@
 import { VmsfxError } from "../errors";
 import { VGA_STATE_PIXEL_BUFFER, VGA_STATE_SVGA_MEMORY, VGA_TOUCHPOINTS, type V86Vga } from "./v86-vga-internals";
+import { networkMissing } from "./v86-network";
 
 /**
  * Every place vmsfx reaches past v86's public API (the V86 methods and bus events of
@@ -116,8 +117,8 @@ const PUBLIC_FUNCTIONS = ["add_listener", "remove_listener", "run", "stop", "sav
  * Throws VMSFX_GUEST_FAILED naming every touchpoint a new v86 moved. `disks`: how many IDE disks
  * the machine was given (the drive's registers are checked only when there is one).
  */
-export function checkV86Internals(emulator: unknown, machine: { disks: number } = { disks: 0 }): asserts emulator is V86Emulator {
-  const missing = findMissing(emulator as Loose, machine.disks);
+export function checkV86Internals(emulator: unknown, machine: { disks: number; network?: boolean } = { disks: 0 }): asserts emulator is V86Emulator {
+  const missing = [...findMissing(emulator as Loose, machine.disks), ...(machine.network ? networkMissing(emulator) : [])];
   if (missing.length === 0) return;
   throw new VmsfxError(
     "VMSFX_GUEST_FAILED",

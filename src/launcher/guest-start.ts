@@ -1,7 +1,7 @@
 import { VmsfxError } from "../errors";
 import type { GuestHost } from "../engine/engine-host";
 import { checkEngineIdentity } from "../engine/engine-assets";
-import type { DiskSlot, MachineSpec } from "../engine/engine-protocol";
+import type { DiskSlot, MachineSpec, PortForward } from "../engine/engine-protocol";
 import { blockLength, type BlockMap, type EngineIdentity, type Manifest } from "../snapshot/manifest";
 import { BlockReader } from "../snapshot/snapshot-source";
 import { presenceOf, streamImage } from "../snapshot/image-loader";
@@ -10,6 +10,7 @@ import { describeMachine, mapBootFiles, type DiskBase } from "../snapshot/machin
 import { waitForConsole } from "../engine/console-wait";
 import { blocksNeededBeforeRun } from "../remote/prefetch-plan";
 import type { LaunchPlan } from "./launch-plan";
+import { listenForwards } from "./port-forwards";
 
 /**
  * The second stage of a launch: the machine the plan describes (its disks as copy-on-write
@@ -21,7 +22,7 @@ import type { LaunchPlan } from "./launch-plan";
 export type Mark = (name: string) => void;
 
 /** The part of the engine the start uses (a test gives a fake). */
-export type GuestEngine = Pick<GuestHost, "on" | "create" | "sendPresence" | "sendImage" | "restore">;
+export type GuestEngine = Pick<GuestHost, "on" | "create" | "sendPresence" | "sendImage" | "restore" | "forward">;
 
 export interface GuestMachine {
   reader: BlockReader;
@@ -56,11 +57,16 @@ export interface StartOptions {
   agent: { freshened(timeoutMs: number): Promise<void>; started(timeoutMs: number): Promise<void> };
   /** Sees the resumed screen, so the terminal modes it set can be undone later. */
   screenShown(tail: string): void;
+  /** Host ports to serve the guest's on, listened on before the guest runs (port-forwards.ts). */
+  forwards?: PortForward[];
 }
 
 /** Starts the guest; resolves once it runs, with what piped input must wait for (if anything). */
-export async function startGuest(host: GuestEngine, module: Promise<WebAssembly.Module>, plan: LaunchPlan, g: GuestMachine, o: StartOptions, mark: Mark): Promise<{ inputGate?: Promise<void> }> {
-  if (plan.coldBoot) return { inputGate: (await coldBootGuest(host, await module, g, plan.manifest, plan.file)).ready };
+export async function startGuest(host: GuestEngine, module: Promise<WebAssembly.Module>, plan: LaunchPlan, g: GuestMachine, o: StartOptions, mark: Mark): Promise<{ inputGate?: Promise<void>; bound: PortForward[] }> {
+  if (plan.coldBoot) {
+    const { ready } = await coldBootGuest(host, await module, g, plan.manifest, plan.file);
+    return { inputGate: ready, bound: await listenForwards(host, o.forwards ?? []) };
+  }
   const m = plan.manifest;
   const created = module.then((mod) => {
     mark("wasmCompiled");
@@ -81,6 +87,8 @@ export async function startGuest(host: GuestEngine, module: Promise<WebAssembly.
   mark("verified");
   await created;
   mark("engineReady");
+  // A port that cannot be had fails the launch before the guest has run: nothing to save.
+  const bound = await listenForwards(host, o.forwards ?? []);
   const { agentListening } = await host.restore(deviceState);
   let inputGate: Promise<void> | undefined;
   // Piped input waits (at most 2 s) until the agent has set the clock and reseeded, so a
@@ -93,7 +101,7 @@ export async function startGuest(host: GuestEngine, module: Promise<WebAssembly.
     o.stdout.write(m.console.tail);
     o.screenShown(m.console.tail);
   }
-  return { inputGate };
+  return { inputGate, bound };
 }
 
 /** Cold boot: the bundle's own BIOS, kernel and initrd; piped input waits for the ready pattern. */

@@ -11,6 +11,8 @@ import { FrontEnds } from "./front-ends";
 import { SessionEnd, type EndReason } from "./session-end";
 import { persistSession, type SavedSession } from "./persist";
 import { takeEngine } from "./engine-start";
+import { forwardsFor, type PublishRequest } from "./port-forwards";
+import { announceWebApp } from "./web-app";
 
 /**
  * `vmsfx run` and the executable: a launch in four stages. Open the app (launch-plan: the
@@ -31,6 +33,10 @@ export interface RunOptions extends Omit<PlanOptions, "stderr"> {
   timings?: Record<string, number>;
   /** Also show the guest in a browser window (`--gui`); started once the guest runs. */
   gui?: GuiOptions;
+  /** `--publish`: host ports for guest ports, added to (or replacing) the app's own. */
+  publish?: PublishRequest[];
+  /** A web app's page: open it in the browser (on a terminal), and/or print it as a JSON line. */
+  web?: { browser: boolean; json: boolean };
   stdin: NodeJS.ReadStream;
   stdout: NodeJS.WriteStream;
   stderr: NodeJS.WriteStream;
@@ -57,12 +63,19 @@ export async function runBundle(file: string, assets: EngineAssets, opts: RunOpt
     plan = await openLaunchPlan(file, assets.identity, opts);
     mark("opened");
     const machine = await loadMachine(plan, { engine: assets.identity, onDiskRead: opts.onDiskRead, timings: opts.timings }, mark);
+    const forwards = forwardsFor(plan.manifest, opts.publish ?? [], plan.file);
     const end = new SessionEnd();
     end.listen(host);
     const fe = new FrontEnds(host, plan, opts, end, owner, mark);
-    const { inputGate } = await startGuest(host, module, plan, machine, { ...opts, agent: fe.agent, screenShown: (tail) => fe.modes.push(Buffer.from(tail, "latin1")) }, mark);
+    const { inputGate, bound } = await startGuest(host, module, plan, machine, { ...opts, forwards, agent: fe.agent, screenShown: (tail) => fe.modes.push(Buffer.from(tail, "latin1")) }, mark);
     mark("running");
     await fe.attach(inputGate);
+    const open = plan.manifest.app?.open;
+    if (open) {
+      const web = announceWebApp({ name: plan.manifest.guest.name, open, bound, browser: opts.web?.browser ?? true, json: opts.web?.json ?? false, stdout: opts.stdout, stderr: opts.stderr, probe: (p) => host.probe(p) });
+      owner.ownSync(() => web.stop());
+      void web.announced.then((url) => url && mark("pageOpen"));
+    }
     const reason = await end.reason;
     mark("finished");
     const unread = await fe.close(reason);

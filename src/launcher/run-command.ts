@@ -6,6 +6,7 @@ import type { GuiOptions } from "../gui/gui-session";
 import { GUI_OPTIONS, guiFrom } from "../gui/gui-options";
 import { ACCESS_OPTIONS, accessFrom, type AccessOptions } from "./access-options";
 import { runBundle } from "./run-bundle";
+import { parsePublish, type PublishRequest } from "./port-forwards";
 
 /**
  * `vmsfx run` and the executable itself: one option table for both (yargs options), the request
@@ -18,8 +19,9 @@ export const RUN_OPTIONS = {
   "state-dir": { type: "string", describe: "where your changes are kept (default: <the app's file>.vmsfx-state next to it)" },
   reset: { type: "boolean", default: false, describe: "discard the saved changes (asks first on a terminal) and exit" },
   timings: { type: "boolean", default: false, describe: "print a JSON line of resume timings to stderr" },
+  publish: { type: "string", array: true, describe: "serve guest port GUEST on this machine's port HOST: HOST:GUEST, or ADDRESS:HOST:GUEST to listen on another address than 127.0.0.1 (HOST 0: any free port); repeatable" },
   ...GUI_OPTIONS,
-  json: { type: "boolean", default: false, describe: "with --gui: print the page's address as a JSON line on stderr (vmsfx-gui {\"url\": ...})" },
+  json: { type: "boolean", default: false, describe: "with --gui, or a web app: print the page's address as a JSON line on stderr (vmsfx-gui {\"url\": ...}, vmsfx-open {\"url\": ...})" },
   ...ACCESS_OPTIONS,
 } as const;
 
@@ -29,6 +31,7 @@ export interface RunFlags {
   update: boolean;
   "state-dir"?: string;
   timings: boolean;
+  publish?: string[];
   gui?: boolean;
   browser?: boolean;
   json?: boolean;
@@ -37,10 +40,11 @@ export interface RunFlags {
   "require-signer"?: string;
 }
 
-export type RunRequest = { bundle: string; fresh: boolean; update?: boolean; stateDir?: string; timings: boolean; args?: string[] } & AccessOptions & { gui?: GuiOptions };
+export type RunRequest = { bundle: string; fresh: boolean; update?: boolean; stateDir?: string; timings: boolean; args?: string[]; publish?: PublishRequest[]; web?: { browser: boolean; json: boolean } } & AccessOptions & { gui?: GuiOptions };
 
 export function runRequestFrom(bundle: string, a: RunFlags, args: string[] | undefined): RunRequest {
-  return { bundle, fresh: a.fresh, update: a.update, stateDir: a["state-dir"], timings: a.timings, args, gui: guiFrom(a), ...accessFrom(a) };
+  const publish = (a.publish ?? []).map(parsePublish);
+  return { bundle, fresh: a.fresh, update: a.update, stateDir: a["state-dir"], timings: a.timings, args, publish, web: { browser: a.browser !== false, json: a.json === true }, gui: guiFrom(a), ...accessFrom(a) };
 }
 
 /** `… -- ARGS`: everything after the first `--` goes to the guest's app (docs/guest-agent.md). */
@@ -64,6 +68,8 @@ export async function runCommand(
     requireSigner: a.requireSigner ? await resolvePublicKey(a.requireSigner) : undefined,
     timings,
     gui: a.gui,
+    publish: a.publish,
+    web: a.web,
     stdin: process.stdin,
     stdout: process.stdout,
     stderr: process.stderr,

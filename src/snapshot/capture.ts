@@ -98,7 +98,7 @@ async function prepareMachine(recipe: Recipe, diskFiles: DiskFile[], diskBlockSi
     };
     return { slot: d.slot, size: src.size, blockSize: diskBlockSize, read };
   });
-  const machine = await describeMachine({ memoryBytes: recipe.memoryMiB << 20, vgaMemoryBytes: recipe.vgaMemoryMiB << 20 }, bases);
+  const machine = await describeMachine({ memoryBytes: recipe.memoryMiB << 20, vgaMemoryBytes: recipe.vgaMemoryMiB << 20, nic: recipe.nic }, bases);
   const boot = await mapBootFiles(recipe, readAll);
   const needMiB = minimumMemoryMiB(boot);
   if (recipe.memoryMiB < needMiB) throw new VmsfxError("VMSFX_RECIPE_INVALID", `${recipe.file}: "memoryMiB" must be at least ${needMiB} for this initrd (v86 loads it at 64 MiB).`);
@@ -196,7 +196,7 @@ async function snapshotManifest(store: BlockStoreWriter, recipe: Recipe, engine:
     createdAt,
     guest: { name: recipe.name, description: recipe.description, icon },
     engine,
-    machine: { memoryBytes: spec.memoryBytes, vgaMemoryBytes: spec.vgaMemoryBytes },
+    machine: { memoryBytes: spec.memoryBytes, vgaMemoryBytes: spec.vgaMemoryBytes, ...(spec.nic ? { nic: spec.nic } : {}) },
     ...images,
     boot: { ...bootMaps, ready: opts.readyPattern === undefined ? recipe.ready.serial.source : opts.readyPattern?.source },
     // An app's console is its own from the first launch; nothing of the build shows.

@@ -20,12 +20,13 @@ export interface MachineDescription {
   spec: MachineSpec;
 }
 
-export async function describeMachine(memory: { memoryBytes: number; vgaMemoryBytes: number }, bases: DiskBase[]): Promise<MachineDescription> {
+export async function describeMachine(memory: { memoryBytes: number; vgaMemoryBytes: number; nic?: "virtio" }, bases: DiskBase[]): Promise<MachineDescription> {
   const disks: Partial<Record<DiskSlot, OverlayDisk>> = {};
   for (const b of bases) disks[b.slot] = new OverlayDisk(b.size, b.blockSize, b.read);
   const spec: MachineSpec = {
     memoryBytes: memory.memoryBytes,
     vgaMemoryBytes: memory.vgaMemoryBytes,
+    ...(memory.nic ? { nic: memory.nic } : {}),
     // v86 reads each disk's first sector while constructing (its geometry), before the host could answer.
     disks: await Promise.all(bases.map(async (b) => ({ slot: b.slot, size: b.size, head: (await disks[b.slot]!.read(0, 512)).slice() }))),
   };

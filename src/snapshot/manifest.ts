@@ -71,7 +71,8 @@ export interface Manifest {
   createdAt: string;
   guest: { name: string; description?: string; icon?: GuestIcon };
   engine: EngineIdentity;
-  machine: { memoryBytes: number; vgaMemoryBytes: number };
+  /** `nic`: a virtio network card (apps with ports); absent in bundles made before it existed. */
+  machine: { memoryBytes: number; vgaMemoryBytes: number; nic?: "virtio" };
   /** v86's saved state with RAM and VGA memory taken out (well under 1 MB), cut into blocks. */
   state: BlockMap;
   memory: BlockMap;
@@ -108,6 +109,10 @@ export interface AppInfo {
   dataDisk: "hdb";
   /** The guest paths kept on it, for messages and `inspect`. */
   data: string[];
+  /** Guest TCP ports served on 127.0.0.1 (`host` 0: any free port); the machine has a NIC. */
+  ports?: { guest: number; host: number }[];
+  /** A web app: its page, opened in the user's browser once `guestPort` answers. */
+  open?: { guestPort: number; path: string };
 }
 
 const HASH_RE = /^[0-9a-f]{64}$/;
@@ -251,6 +256,7 @@ export function validateManifest(raw: unknown): Manifest {
   const vgaMemoryBytes = int(machine.vgaMemoryBytes, "machine.vgaMemoryBytes", 0, 256 << 20);
   if (memory.size !== memoryBytes) fail("memory.size", "must equal machine.memoryBytes");
   if (vgaMemory.size !== vgaMemoryBytes) fail("vgaMemory.size", "must equal machine.vgaMemoryBytes");
+  if (machine.nic !== undefined && machine.nic !== "virtio") fail("machine.nic", 'must be "virtio" when present');
   let boot: BootFiles | undefined;
   if (m.boot !== undefined) {
     const b = obj(m.boot, "boot");
@@ -274,26 +280,43 @@ export function validateManifest(raw: unknown): Manifest {
       icon: guest.icon === undefined ? undefined : validateIcon(guest.icon),
     },
     engine: { name: "v86", version: str(engine.version, "engine.version", 64), wasmSha256: hash(engine.wasmSha256, "engine.wasmSha256") },
-    machine: { memoryBytes, vgaMemoryBytes },
+    machine: { memoryBytes, vgaMemoryBytes, ...(machine.nic === "virtio" ? { nic: "virtio" as const } : {}) },
     state: validateBlockMap(m.state, "state"),
     memory,
     vgaMemory,
     disks,
     boot,
     console: { tail: str(consoleInfo.tail, "console.tail", 8192) },
-    app: m.app === undefined ? undefined : validateApp(m.app, disks),
+    app: m.app === undefined ? undefined : validateApp(m.app, disks, machine.nic === "virtio"),
     policy: m.policy === undefined ? undefined : validatePolicy(m.policy, "manifest policy"),
     remotes: m.remotes === undefined ? undefined : validateRemotes(m.remotes),
     hot: m.hot === undefined ? undefined : validateHot(m.hot, disks),
   };
 }
 
-function validateApp(v: unknown, disks: DiskEntry[]): AppInfo {
+function validateApp(v: unknown, disks: DiskEntry[], nic: boolean): AppInfo {
   const o = obj(v, "app");
   if (o.protocol !== 2) fail("app.protocol", "must be 2");
   if (o.dataDisk !== "hdb" || !disks.some((d) => d.slot === "hdb")) fail("app.dataDisk", 'must be "hdb", a disk of this manifest');
   if (!Array.isArray(o.data) || o.data.length > 64) fail("app.data", "must be a list of at most 64 guest paths");
-  return { protocol: 2, dataDisk: "hdb", data: (o.data as unknown[]).map((p, i) => str(p, `app.data[${i}]`, 4096)) };
+  const app: AppInfo = { protocol: 2, dataDisk: "hdb", data: (o.data as unknown[]).map((p, i) => str(p, `app.data[${i}]`, 4096)) };
+  if (o.ports !== undefined) {
+    if (!nic) fail("app.ports", "needs machine.nic: the guest has no network card");
+    if (!Array.isArray(o.ports) || o.ports.length > 64) fail("app.ports", "must be a list of at most 64 ports");
+    app.ports = (o.ports as unknown[]).map((p, i) => {
+      const q = obj(p, `app.ports[${i}]`);
+      return { guest: int(q.guest, `app.ports[${i}].guest`, 1, 65535), host: int(q.host, `app.ports[${i}].host`, 0, 65535) };
+    });
+  }
+  if (o.open !== undefined) {
+    const q = obj(o.open, "app.open");
+    const guestPort = int(q.guestPort, "app.open.guestPort", 1, 65535);
+    if (!app.ports?.some((p) => p.guest === guestPort)) fail("app.open.guestPort", "must be one of app.ports");
+    const openPath = str(q.path, "app.open.path", 2048);
+    if (!openPath.startsWith("/") || /[\0-\x1f\s]/.test(openPath)) fail("app.open.path", "must be a URL path starting with /, without spaces or control characters");
+    app.open = { guestPort, path: openPath };
+  }
+  return app;
 }
 
 export function serializeManifest(m: Manifest): Buffer {

@@ -11,6 +11,8 @@ export interface Recipe {
   icon?: string;
   memoryMiB: number;
   vgaMemoryMiB: number;
+  /** A virtio network card (`vmsfx build` gives one to apps with ports). */
+  nic?: "virtio";
   /** Absolute paths, resolved against the recipe's folder. */
   kernel: string;
   initrd?: string;

@@ -17,6 +17,13 @@ class FakeGuest {
   answers: Record<string, string | undefined> = { start: "started", stop: "exit 0 detached", reset: "idle" };
   failure: VmsfxError | undefined;
   readonly console = new SerialTail();
+  /** The guest port that accepts connections, if any; every probe is counted. */
+  listening: number | undefined;
+  probes = 0;
+  probe = async (port: number) => {
+    this.probes++;
+    return port === this.listening;
+  };
   on: TrialGuest["host"]["on"] = (event, fn) => {
     this.events.on(event, fn);
     return () => void this.events.off(event, fn);
@@ -103,6 +110,30 @@ describe("appTrial: the ready rule", () => {
     await vi.advanceTimersByTimeAsync(1);
     await t.done;
     expect(t.settled()).toEqual({ ok: true });
+  });
+
+  it("a port: ready once the guest accepts connections on it, probed until then", async () => {
+    const t = run({ port: 8080, timeoutSeconds: 60 });
+    guest.agent("ready 2\n");
+    await vi.advanceTimersByTimeAsync(2_000);
+    expect(phases).not.toContain("app ready");
+    expect(guest.probes).toBeGreaterThan(3);
+    guest.listening = 8080;
+    await vi.advanceTimersByTimeAsync(500);
+    await t.done;
+    expect(t.settled()).toEqual({ ok: true });
+    expect(guest.sent.slice(-2)).toEqual(["stop", "reset"]);
+  });
+
+  it("a port nothing listens on: VMSFX_CAPTURE_TIMEOUT naming the port", async () => {
+    const t = run({ port: 8080, timeoutSeconds: 60 }, 10_000);
+    guest.agent("ready 2\n");
+    guest.listening = 9090;
+    await vi.advanceTimersByTimeAsync(11_000);
+    await t.done;
+    const error = (t.settled() as { error: VmsfxError }).error;
+    expect(error.code).toBe("VMSFX_CAPTURE_TIMEOUT");
+    expect(error.message).toContain("nothing accepted connections on guest port 8080");
   });
 
   it("output between `start` and `started` counts toward the quiet", async () => {

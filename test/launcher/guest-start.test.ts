@@ -24,6 +24,10 @@ class FakeEngine implements GuestEngine {
   };
   sendPresence: GuestEngine["sendPresence"] = () => void this.calls.push("presence");
   sendImage: GuestEngine["sendImage"] = () => void this.images++;
+  forward: GuestEngine["forward"] = async (forwards) => {
+    this.calls.push(`forward ${forwards.map((f) => `${f.host}:${f.guest}`).join(" ")}`);
+    return { bound: forwards };
+  };
   restore: GuestEngine["restore"] = async (state) => {
     this.calls.push("restore");
     this.state = state;
