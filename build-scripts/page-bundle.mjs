@@ -3,6 +3,9 @@
 // bundles as a define, so dist/ and the one-file executable carry it with no extra asset.
 // src/gui/page/package.json says "module": without it esbuild would take the page's files for
 // CommonJS (the root package's type) and wrap each one in a lazy require.
+// The console pane's terminal emulator (@xterm/xterm, a pinned devDependency) is bundled in, and
+// its stylesheet too: a .css import is its text, which the pane puts in its shadow root, so the
+// page needs no file and no network beyond the launcher's own address.
 import { build } from "esbuild";
 import * as path from "node:path";
 
@@ -18,6 +21,7 @@ export async function bundlePageScript() {
     format: "iife",
     target: "es2020",
     charset: "utf8",
+    loader: { ".css": "text" },
     logLevel: "warning",
   });
   const text = result.outputFiles[0].text;

@@ -11,7 +11,9 @@ import { VmsfxError } from "../errors";
  * can reach a loopback port, so: without the token, 403; with a Host header that is not this
  * loopback address (DNS rebinding: evil.example resolving to 127.0.0.1), 403; a WebSocket from
  * another origin, 403. The token travels in the URL, so the page is never cached, never framed,
- * and never sends a Referer.
+ * and never sends a Referer. Style attributes are allowed (the console's terminal colours cells
+ * with them): a style attribute cannot run script, and every fetch a style could make (images,
+ * fonts) stays refused by default-src 'none'.
  */
 
 export interface GuiServer {
@@ -63,7 +65,7 @@ export async function startGuiServer(opts: GuiServerOptions): Promise<GuiServer>
       "Referrer-Policy": "no-referrer",
       "X-Frame-Options": "DENY",
       "X-Content-Type-Options": "nosniff",
-      "Content-Security-Policy": `default-src 'none'; script-src 'nonce-${nonce}'; style-src 'nonce-${nonce}'; connect-src ws://127.0.0.1:${port} ws://localhost:${port}; frame-ancestors 'none'; base-uri 'none'; form-action 'none'`,
+      "Content-Security-Policy": `default-src 'none'; script-src 'nonce-${nonce}'; style-src 'nonce-${nonce}'; style-src-attr 'unsafe-inline'; connect-src ws://127.0.0.1:${port} ws://localhost:${port}; frame-ancestors 'none'; base-uri 'none'; form-action 'none'`,
     });
     res.end(req.method === "HEAD" ? undefined : body);
   });

@@ -3,7 +3,7 @@ import { startGuiServer } from "./gui-server";
 import { openBrowser } from "./open-browser";
 import { guiPage } from "./page";
 import { pageScript } from "./page-asset";
-import { parsePageInput } from "./page-input";
+import { deliverPageInput, parsePageInput, winsizeLine } from "./page-input";
 import { PageLink } from "./page-link";
 import { MSG_SERIAL } from "./page-protocol";
 import { ScreenMirror } from "./screen-mirror";
@@ -11,7 +11,8 @@ import { ScreenMirror } from "./screen-mirror";
 /**
  * The browser window (`--gui`): the guest's VGA screen and serial console in a page on loopback,
  * keyboard and mouse back to the guest. Started once the guest runs, so the resume path is the
- * same with or without it; the terminal stays attached as well.
+ * same with or without it; the terminal stays attached as well. The page's console is a terminal
+ * emulator whose size the guest's console follows while a page is open.
  */
 
 export interface GuiOptions {
@@ -42,6 +43,7 @@ export async function startGui(host: GuestHost, opts: GuiStart): Promise<GuiSess
   const mirror = new ScreenMirror();
   if (opts.consoleTail) mirror.output(Buffer.from(opts.consoleTail, "latin1"));
   const links = new Set<PageLink>();
+  let closing = false;
 
   host.on("serial", (bytes) => {
     const msg = mirror.output(bytes);
@@ -57,7 +59,14 @@ export async function startGui(host: GuestHost, opts: GuiStart): Promise<GuiSess
     onClient: (ws) => {
       const link = new PageLink(ws, () => mirror.currentScreen());
       links.add(link);
-      ws.on("close", () => links.delete(link));
+      let sized = false;
+      ws.on("close", () => {
+        links.delete(link);
+        // The last page that sized the guest's console is gone: the terminal's size is back (the
+        // launcher only gives a terminal's size), unless the session is ending anyway.
+        const { isTTY, rows, columns } = opts.stdout;
+        if (sized && links.size === 0 && !closing && isTTY && rows && columns) host.agentInput(winsizeLine(rows, columns));
+      });
       link.notice({ t: "hello", title: opts.title });
       for (const m of mirror.replay()) {
         if (m[0] === MSG_SERIAL) link.serial(m);
@@ -66,10 +75,8 @@ export async function startGui(host: GuestHost, opts: GuiStart): Promise<GuiSess
       ws.on("message", (data, isBinary) => {
         const input = !isBinary && Buffer.isBuffer(data) ? parsePageInput(data) : undefined;
         if (!input) return;
-        if (input.t === "serial") host.input(input.bytes);
-        else if (input.t === "keys") host.keyboard(input.codes);
-        else if (input.t === "mouse") host.mouse({ dx: input.dx, dy: input.dy, buttons: input.buttons, wheel: input.wheel });
-        else opts.onSuspend();
+        if (input.t === "winsize") sized = true;
+        deliverPageInput(input, host, opts.onSuspend);
       });
     },
   });
@@ -82,6 +89,7 @@ export async function startGui(host: GuestHost, opts: GuiStart): Promise<GuiSess
   return {
     url: server.url,
     async close(message: string) {
+      closing = true;
       for (const link of links) {
         link.notice({ t: "bye", message });
         link.close();

@@ -15,9 +15,14 @@ export const MSG_GRAPHICS = 3;
 
 export type PageNotice = { t: "hello"; title: string } | { t: "bye"; message: string };
 
-/** What the page sends, as JSON text; the launcher checks each field (page-input.ts). */
+/**
+ * What the page sends, as JSON text; the launcher checks each field (page-input.ts). `winsize` is
+ * the console pane's terminal size, sent when the page connects and whenever it changes: the
+ * guest's console follows it (the guest agent's `winsize` line, docs/guest-agent.md).
+ */
 export type PageRequest =
   | { t: "serial"; data: string }
+  | { t: "winsize"; rows: number; cols: number }
   | { t: "keys"; codes: number[] }
   | { t: "mouse"; dx: number; dy: number; buttons?: boolean[]; wheel?: number }
   | { t: "suspend" };

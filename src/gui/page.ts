@@ -3,8 +3,9 @@
  * carries it with no extra asset.
  * The screen is a canvas (text mode drawn cell by cell, graphics as pixels); the same text is
  * kept in an off-screen element for screen readers, copying and tests. The console pane is a
- * small terminal for the serial port. Keys typed on the screen go to the PS/2 keyboard, keys
- * typed in the console to the serial port; the mouse over the screen is the PS/2 mouse.
+ * terminal emulator (xterm.js, in the script) on the serial port. Keys typed on the screen go to
+ * the PS/2 keyboard, keys typed in the console to the serial port; the mouse over the screen is
+ * the PS/2 mouse.
  */
 
 export function guiPage(title: string, nonce: string, script: string): string {
@@ -30,9 +31,8 @@ export function guiPage(title: string, nonce: string, script: string): string {
   #screen { background: #000; max-width: 100%; max-height: 100%; object-fit: contain; image-rendering: pixelated; outline: none; border: 2px solid #333; align-self: flex-start; cursor: default; }
   #screen:focus { border-color: #5a8; }
   #console-wrap { flex: 2; min-height: 0; display: flex; flex-direction: column; }
-  #console { flex: 1; margin: 0; overflow: auto; background: #0c0c0c; color: #cfc; font: 14px/1.25 ui-monospace, "DejaVu Sans Mono", monospace; padding: 6px; border: 2px solid #333; white-space: pre-wrap; word-break: break-all; outline: none; }
-  #console:focus { border-color: #5a8; }
-  #console .cursor { background: #cfc; color: #0c0c0c; }
+  #console { flex: 1; min-height: 0; position: relative; background: #0c0c0c; border: 2px solid #333; }
+  #console:focus-within { border-color: #5a8; }
   .sr-only { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: pre; }
 </style>
 </head>
@@ -50,7 +50,7 @@ export function guiPage(title: string, nonce: string, script: string): string {
   </section>
   <section id="console-wrap" aria-label="Serial console">
     <p class="pane-title">Console — click it, then type (serial port)</p>
-    <pre id="console" tabindex="0"></pre>
+    <div id="console"></div>
   </section>
 </main>
 <script nonce="${nonce}">${script}</script>

@@ -1,26 +1,13 @@
 import type { PageRequest } from "../page-protocol";
-import { SCANCODES, scancodeBytes, serialKey } from "./scancodes";
+import { SCANCODES, scancodeBytes } from "./scancodes";
 
 /**
- * The page's input to the guest: keys typed in the console pane go to the serial port; keys
- * typed on the screen go to the PS/2 keyboard and the mouse over it is the PS/2 mouse.
+ * The page's input to the guest from the screen: keys typed on it go to the PS/2 keyboard and
+ * the mouse over it is the PS/2 mouse. (Keys typed in the console pane are the terminal
+ * emulator's, console-pane.ts.)
  */
 
 export type Send = (request: PageRequest) => void;
-
-export function wireConsoleInput(consoleEl: HTMLElement, send: Send): void {
-  consoleEl.addEventListener("keydown", (e) => {
-    const data = serialKey(e, () => String(getSelection()).length > 0);
-    if (data === null) return;
-    e.preventDefault();
-    send({ t: "serial", data });
-  });
-  consoleEl.addEventListener("paste", (e) => {
-    const text = (e.clipboardData && e.clipboardData.getData("text")) || "";
-    e.preventDefault();
-    if (text) send({ t: "serial", data: text.replace(/\r?\n/g, "\r") });
-  });
-}
 
 export function wireKeyboard(canvas: HTMLCanvasElement, send: Send): void {
   // Keys held down, so leaving the screen releases them in the guest too.

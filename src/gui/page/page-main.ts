@@ -1,6 +1,6 @@
 import { MSG_GRAPHICS, MSG_SERIAL, MSG_TEXT, type PageNotice, type PageRequest } from "../page-protocol";
 import { ConsolePane } from "./console-pane";
-import { wireConsoleInput, wireKeyboard, wireMouse } from "./guest-input";
+import { wireKeyboard, wireMouse } from "./guest-input";
 import { ScreenCanvas } from "./screen-canvas";
 
 /**
@@ -9,19 +9,37 @@ import { ScreenCanvas } from "./screen-canvas";
  * launcher, which inlines it into the page (page.ts).
  */
 
+/** Typed or pasted text per message; the launcher takes up to 64 KiB. */
+const SERIAL_CHUNK = 16 * 1024;
+
 function byId<T extends HTMLElement>(id: string): T {
   return document.getElementById(id) as T;
 }
 
 const token = new URLSearchParams(location.search).get("t") || "";
+// Read while this script runs: the nonce the page's policy admits, for the <style> elements the
+// console's terminal adds.
+const nonce = (document.currentScript as HTMLScriptElement | null)?.nonce || "";
 const canvas = byId<HTMLCanvasElement>("screen");
 const statusEl = byId("status");
 const suspendButton = byId<HTMLButtonElement>("suspend");
 const screen = new ScreenCanvas(canvas, byId("screen-text"));
-const consoleEl = byId("console");
-const consolePane = new ConsolePane(consoleEl);
 let ws: WebSocket | undefined;
 let stopped = false;
+const consolePane = new ConsolePane(byId("console"), {
+  nonce,
+  onData: (data) => {
+    // A large paste goes in pieces the launcher accepts (page-input.ts), never splitting a surrogate pair.
+    for (let at = 0; at < data.length; ) {
+      let end = Math.min(data.length, at + SERIAL_CHUNK);
+      const last = data.charCodeAt(end - 1);
+      if (end < data.length && last >= 0xd800 && last <= 0xdbff) end--;
+      send({ t: "serial", data: data.slice(at, end) });
+      at = end;
+    }
+  },
+  onResize: (rows, cols) => send({ t: "winsize", rows, cols }),
+});
 
 function setStatus(text: string, isStopped: boolean): void {
   statusEl.textContent = text;
@@ -52,7 +70,11 @@ function receive(data: string | ArrayBuffer): void {
 function connect(): void {
   ws = new WebSocket(`ws://${location.host}/ws?t=${encodeURIComponent(token)}`);
   ws.binaryType = "arraybuffer";
-  ws.onopen = () => setStatus("running", false);
+  ws.onopen = () => {
+    setStatus("running", false);
+    // The guest's console takes the pane's size from now on (sizes sent before this were dropped).
+    send({ t: "winsize", rows: consolePane.rows, cols: consolePane.cols });
+  };
   ws.onmessage = (ev: MessageEvent<string | ArrayBuffer>) => receive(ev.data);
   ws.onclose = () => {
     if (!stopped) setStatus("disconnected: the app was closed", true);
@@ -61,7 +83,6 @@ function connect(): void {
   };
 }
 
-wireConsoleInput(consoleEl, send);
 wireKeyboard(canvas, send);
 wireMouse(canvas, send);
 suspendButton.addEventListener("click", () => {

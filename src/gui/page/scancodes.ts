@@ -1,22 +1,4 @@
-/** Keys as the guest's devices understand them. */
-
-/** Keys typed in the console pane, as a terminal sends them on the serial line. */
-export const SERIAL_KEYS: Readonly<Record<string, string>> = {
-  Enter: "\r",
-  Backspace: "\x7f",
-  Tab: "\t",
-  Escape: "\x1b",
-  ArrowUp: "\x1b[A",
-  ArrowDown: "\x1b[B",
-  ArrowRight: "\x1b[C",
-  ArrowLeft: "\x1b[D",
-  Home: "\x1b[H",
-  End: "\x1b[F",
-  Delete: "\x1b[3~",
-  PageUp: "\x1b[5~",
-  PageDown: "\x1b[6~",
-  Insert: "\x1b[2~",
-};
+/** Keys as the guest's PS/2 keyboard understands them (the console pane's keys are xterm.js's). */
 
 /** KeyboardEvent.code to PS/2 scancode set 1 (0xE0xx: extended). */
 export const SCANCODES: Readonly<Record<string, number>> = buildScancodes();
@@ -48,19 +30,4 @@ export function scancodeBytes(scan: number, down: boolean): number[] {
   const codes = scan > 0xff ? [0xe0, scan & 0xff] : [scan];
   if (!down) codes[codes.length - 1] |= 0x80;
   return codes;
-}
-
-/** What a key typed in the console pane sends on the serial line, or null to leave it to the browser. */
-export function serialKey(e: KeyboardEvent, hasSelection: () => boolean): string | null {
-  if (e.ctrlKey && !e.altKey && !e.metaKey && e.key.length === 1) {
-    const k = e.key.toLowerCase();
-    // The browser keeps Ctrl-Shift-anything, Ctrl-V (paste) and Ctrl-C over a selection (copy).
-    if (e.shiftKey || k === "v" || (k === "c" && hasSelection())) return null;
-    const c = e.key.toUpperCase().charCodeAt(0);
-    if (c >= 0x40 && c <= 0x5f) return String.fromCharCode(c - 0x40);
-    if (e.key === " ") return "\x00";
-    return null;
-  }
-  if (!e.ctrlKey && !e.metaKey && e.key.length === 1) return (e.altKey ? "\x1b" : "") + e.key;
-  return Object.prototype.hasOwnProperty.call(SERIAL_KEYS, e.key) ? SERIAL_KEYS[e.key] : null;
 }
