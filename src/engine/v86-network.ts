@@ -25,6 +25,8 @@ export function nicOptions(): Record<string, unknown> {
 /** The part of v86's TCPConnection (src/browser/fake_network.js) used here. */
 interface GuestTcp {
   state: string;
+  /** The next sequence number expected from the guest. */
+  ack: number;
   send_buffer: { length: number };
   on(event: "connect" | "close" | "shutdown", fn: () => void): void;
   on(event: "data", fn: (data: Uint8Array) => void): void;
@@ -87,7 +89,8 @@ export class GuestNetwork {
   async forward(forwards: PortForward[]): Promise<{ bound: PortForward[]; failure?: ForwardFailure }> {
     const bound: PortForward[] = [];
     for (const f of forwards) {
-      const server = net.createServer({ pauseOnConnect: true }, (socket) => this.bridge(socket, f.guest));
+      // allowHalfOpen: a client that has sent all it will (its FIN) still gets the guest's answer.
+      const server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true }, (socket) => this.bridge(socket, f.guest));
       server.maxConnections = MAX_CONNECTIONS;
       const failure = await listen(server, f);
       if (failure) {
@@ -123,7 +126,12 @@ export class GuestNetwork {
     let guestGone = false;
     const process = conn.process.bind(conn);
     conn.process = (packet) => {
-      process(packet);
+      for (const part of splitFinWithData(conn, packet as GuestSegment)) process(part);
+      // v86 ends a connection we closed first (FIN_WAIT_2, then the guest's FIN) without an event.
+      if (conn.state === "closed" && !guestGone) {
+        guestGone = true;
+        socket.end();
+      }
       if (socket.isPaused() && conn.state !== "syn-sent" && conn.send_buffer.length < GUEST_QUEUE_LOW) socket.resume();
     };
     conn.on("connect", () => socket.resume());
@@ -146,6 +154,25 @@ export class GuestNetwork {
       if (!guestGone) conn.close();
     });
   }
+}
+
+/** The parts of a parsed TCP segment (v86's packet object) this module looks at. */
+interface GuestSegment {
+  tcp: { fin?: boolean; seq: number };
+  tcp_data: Uint8Array;
+}
+
+/**
+ * v86 0.5.462 handles a segment's FIN before, and instead of, its data: a guest that closes
+ * right after its last write (Linux sends the FIN on that last data segment) lost the end of
+ * every response. Such a segment is handed over as its data, then its FIN.
+ */
+export function splitFinWithData(conn: Pick<GuestTcp, "ack">, packet: GuestSegment): GuestSegment[] {
+  if (!packet.tcp?.fin || !(packet.tcp_data?.length > 0) || packet.tcp.seq !== conn.ack) return [packet];
+  return [
+    { ...packet, tcp: { ...packet.tcp, fin: false } },
+    { ...packet, tcp: { ...packet.tcp, seq: packet.tcp.seq + packet.tcp_data.length }, tcp_data: new Uint8Array(0) },
+  ];
 }
 
 function listen(server: net.Server, f: PortForward): Promise<ForwardFailure | undefined> {

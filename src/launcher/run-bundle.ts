@@ -1,6 +1,6 @@
 import { VmsfxError } from "../errors";
 import type { EngineAssets } from "../engine/engine-assets";
-import type { DiskSlot } from "../engine/engine-protocol";
+import type { DiskSlot, PortForward } from "../engine/engine-protocol";
 import { sessionLimitMessage } from "../policy/restrictions";
 import type { GuiOptions } from "../gui/gui-session";
 import type { UnreadInput } from "./line-pacer";
@@ -70,6 +70,7 @@ export async function runBundle(file: string, assets: EngineAssets, opts: RunOpt
     const { inputGate, bound } = await startGuest(host, module, plan, machine, { ...opts, forwards, agent: fe.agent, screenShown: (tail) => fe.modes.push(Buffer.from(tail, "latin1")) }, mark);
     mark("running");
     await fe.attach(inputGate);
+    tellPorts(bound, !!plan.manifest.app?.open, opts);
     const open = plan.manifest.app?.open;
     if (open) {
       const web = announceWebApp({ name: plan.manifest.guest.name, open, bound, browser: opts.web?.browser ?? true, json: opts.web?.json ?? false, stdout: opts.stdout, stderr: opts.stderr, probe: (p) => host.probe(p) });
@@ -86,6 +87,13 @@ export async function runBundle(file: string, assets: EngineAssets, opts: RunOpt
   } finally {
     await owner.dispose();
   }
+}
+
+/** Scripts get every bound port as a JSON line; people get the ports no page announcement names. */
+function tellPorts(bound: PortForward[], hasPage: boolean, opts: RunOptions): void {
+  if (bound.length === 0) return;
+  if (opts.web?.json) opts.stderr.write(`vmsfx-ports ${JSON.stringify(bound)}\n`);
+  else if (!hasPage) opts.stderr.write(`\r\nvmsfx: ${bound.map((f) => `guest port ${f.guest} is at ${f.address}:${f.host}`).join(", ")}\r\n`);
 }
 
 /** The exit code and what to tell the user once the terminal is the user's again. */
