@@ -78,10 +78,10 @@ describe("app spec", () => {
     [{ ...minimal, icon: "icon.gif" }, /"icon" must name an \.svg or \.png file/],
     [{ ...minimal, ready: undefined }, /"ready" must be \{"serial"/],
     [{ ...minimal, ready: { serial: "(" } }, /"ready\.serial" is not a valid regular expression/],
-    [{ ...minimal, ready: { serial: "x", quietMs: 500 } }, /"ready" must have exactly one of "serial" and "quietMs"/],
+    [{ ...minimal, ready: { serial: "x", quietMs: 500 } }, /"ready" must have exactly one of "serial", "quietMs" and "port"/],
     [{ ...minimal, ready: { quietMs: 5 } }, /"ready\.quietMs" must be an integer from 100 to 60000/],
     [{ ...minimal, ready: { serial: "x", timeoutSeconds: 0 } }, /"ready\.timeoutSeconds" must be a number of seconds/],
-    [{ ...minimal, ready: { serial: "x", port: 80 } }, /"ready\.port" is not a field of ready/],
+    [{ ...minimal, ready: { serial: "x", port: 80 } }, /"ready" must have exactly one of "serial", "quietMs" and "port"/],
     [{ ...minimal, description: "two\nlines" }, /"description" must not contain NUL or newline/],
   ])("refuses %j, naming the field", (spec, message) => {
     expect(refusal(spec).message).toMatch(message);

@@ -104,7 +104,10 @@ describe("a web app: its guest port on the host (issue 15)", () => {
     running = await launch(app.bundle);
   });
   afterAll(async () => {
-    await running?.stop();
+    // Bounded: a suspend that hangs must fail this file, not hold the suite for the hook's 20 min.
+    const stopped = await Promise.race([running?.stop(), new Promise((r) => setTimeout(() => r("hung"), DEADLINE.launch))]);
+    if (stopped === "hung") running.child.kill("SIGKILL");
+    expect(stopped, running?.stderr()).not.toBe("hung");
     rmSync(path.dirname(app.bundle), { recursive: true, force: true });
   });
 

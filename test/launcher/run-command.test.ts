@@ -9,7 +9,7 @@ describe("the run options", () => {
   });
 
   it("one table serves `vmsfx run` and the executable, and maps to one request", () => {
-    expect(Object.keys(RUN_OPTIONS)).toEqual(["fresh", "update", "state-dir", "reset", "timings", "gui", "browser", "json", "passphrase-file", "key-file", "require-signer"]);
+    expect(Object.keys(RUN_OPTIONS)).toEqual(["fresh", "update", "state-dir", "reset", "timings", "publish", "gui", "browser", "json", "passphrase-file", "key-file", "require-signer"]);
     const flags = { fresh: true, update: false, "state-dir": "s", timings: true, gui: true, browser: false, json: true, "key-file": "k", "require-signer": "p.pub" };
     expect(runRequestFrom("app", flags, ["-v"])).toEqual({
       bundle: "app",
