@@ -10,7 +10,7 @@ describe("the run options", () => {
 
   it("one table serves `vmsfx run` and the executable, and maps to one request", () => {
     expect(Object.keys(RUN_OPTIONS)).toEqual(["fresh", "update", "state-dir", "reset", "timings", "publish", "gui", "browser", "json", "passphrase-file", "key-file", "require-signer"]);
-    const flags = { fresh: true, update: false, "state-dir": "s", timings: true, gui: true, browser: false, json: true, "key-file": "k", "require-signer": "p.pub" };
+    const flags = { fresh: true, update: false, "state-dir": "s", timings: true, publish: ["0:80"], gui: true, browser: false, json: true, "key-file": "k", "require-signer": "p.pub" };
     expect(runRequestFrom("app", flags, ["-v"])).toEqual({
       bundle: "app",
       fresh: true,
@@ -18,6 +18,8 @@ describe("the run options", () => {
       stateDir: "s",
       timings: true,
       args: ["-v"],
+      publish: [{ address: "127.0.0.1", host: 0, guest: 80 }],
+      web: { browser: false, json: true },
       gui: { open: false, json: true },
       passphraseFile: undefined,
       keyFile: "k",
