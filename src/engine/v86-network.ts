@@ -62,7 +62,7 @@ export function networkMissing(emulator: unknown): string[] {
  */
 const GUEST_QUEUE_HIGH = 256 << 10;
 const GUEST_QUEUE_LOW = 64 << 10;
-/** Connections at once per forwarded port; more wait in the listen backlog instead of costing memory. */
+/** Connections at once per forwarded port; Node closes any beyond it at once, so a flood costs no memory. */
 const MAX_CONNECTIONS = 128;
 
 export class GuestNetwork {
