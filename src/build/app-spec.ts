@@ -1,6 +1,7 @@
 import { promises as fsp } from "node:fs";
 import * as path from "node:path";
 import { VmsfxError, fromFsError } from "../errors";
+import { parseOutboundRule } from "../engine/outbound-rules";
 
 /**
  * An app spec (`app.json`): what a publisher writes to turn a Linux program into one file
@@ -64,6 +65,8 @@ export interface AppSpec {
   ports: AppPort[];
   /** The app's web page: opened in the user's browser once its port answers. */
   open?: AppOpen;
+  /** Where the guest may connect out (engine/outbound-rules.ts); `true` in the spec is `["*"]`. Empty: nowhere. */
+  outbound: string[];
 }
 
 /** A web app's page: `path` on the forwarded `guestPort` (the host port is known only at launch). */
@@ -73,7 +76,7 @@ export interface AppOpen {
   path: string;
 }
 
-const FIELDS = ["name", "description", "icon", "memoryMiB", "diskMiB", "dataMiB", "packages", "image", "files", "run", "env", "workdir", "user", "ready", "data", "ports", "open"];
+const FIELDS = ["name", "description", "icon", "memoryMiB", "diskMiB", "dataMiB", "packages", "image", "files", "run", "env", "workdir", "user", "ready", "data", "ports", "open", "outbound"];
 const NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 // Debian policy 5.6.1: lower case letters, digits, + - . ; at least two characters, starting alphanumeric.
 const DEBIAN_PACKAGE = /^[a-z0-9][a-z0-9+.-]+$/;
@@ -272,7 +275,20 @@ export function validateAppSpec(raw: unknown, file: string): AppSpec {
     data,
     ports,
     open: parseOpen(r, ports),
+    outbound: parseOutbound(r),
   };
+}
+
+/** `"outbound": true` (any public address) or a list of rules like "example.com:443"; absent or false: none. */
+function parseOutbound(r: SpecReader): string[] {
+  const v = r.get("outbound");
+  if (v === undefined || v === false) return [];
+  if (v === true) return ["*"];
+  if (!Array.isArray(v)) return r.fail("outbound", 'must be true, false, or a list of rules like "example.com:443", "*.example.org", "203.0.113.0/24:80", "*:443"');
+  return v.map((rule, i) => {
+    const parsed = typeof rule === "string" ? parseOutboundRule(rule) : "must be a string";
+    return typeof parsed === "string" ? r.fail(`outbound[${i}]`, parsed) : (rule as string);
+  });
 }
 
 /** Reads and checks an app spec file. */

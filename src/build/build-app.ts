@@ -106,7 +106,7 @@ export async function buildApp(spec: AppSpec, assets: EngineAssets, opts: BuildO
       untilReady: appTrial(spec.ready, spec.file, (p) => opts.onPhase?.(p)),
       onPhase: (p) => (p === "saving" || p === "writing blocks") && opts.onPhase?.(p),
       onProgress: opts.onProgress,
-      app: { protocol: 2, dataDisk: "hdb", data: spec.data, ...(spec.ports.length ? { ports: spec.ports } : {}), ...(spec.open ? { open: spec.open } : {}) },
+      app: { protocol: 2, dataDisk: "hdb", data: spec.data, ...(spec.ports.length ? { ports: spec.ports } : {}), ...(spec.open ? { open: spec.open } : {}), ...(spec.outbound.length ? { outbound: spec.outbound } : {}) },
       readyPattern: "serial" in spec.ready ? spec.ready.serial : null,
     });
     if (opts.keepDisks) await keepDisks(opts.keepDisks, spec, base, disks);
@@ -177,7 +177,7 @@ function recipeFor(spec: AppSpec, base: GuestBase, disks: AppDisks): Recipe {
     icon: spec.icon,
     memoryMiB: spec.memoryMiB,
     vgaMemoryMiB: 8,
-    ...(spec.ports.length ? { nic: "virtio" as const } : {}),
+    ...(spec.ports.length || spec.outbound.length ? { nic: "virtio" as const } : {}),
     kernel: base.kernel,
     initrd: base.initrd,
     bios: base.bios,

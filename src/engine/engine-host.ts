@@ -127,6 +127,11 @@ export class GuestHost {
     return { bound: m.bound, failure: m.failure };
   }
 
+  /** Lets the guest connect out where every list allows (outbound-rules.ts); a guest without a NIC ignores it. */
+  allowOutbound(allow: string[][]): void {
+    if (!this.terminated) this.send({ type: "outbound", allow });
+  }
+
   /** Whether the guest accepts connections on this TCP port now. */
   probe(port: number): Promise<boolean> {
     if (this.failed) return Promise.reject(this.failed);

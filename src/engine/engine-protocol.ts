@@ -91,7 +91,9 @@ export type HostToWorker =
   /** Listen on these host ports and carry each connection into the guest (a guest with a NIC only). */
   | { type: "forward"; forwards: PortForward[] }
   /** Whether the guest accepts TCP connections on `port` (it answers a SYN with SYN+ACK). */
-  | { type: "probe"; id: number; port: number };
+  | { type: "probe"; id: number; port: number }
+  /** Where the guest may connect: every list must allow it (outbound-rules.ts); never sent: nowhere. */
+  | { type: "outbound"; allow: string[][] };
 
 export type ExitReason = "poweroff" | "reboot";
 

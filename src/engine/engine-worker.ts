@@ -301,6 +301,8 @@ port.on("message", (m: HostToWorker) => {
         return forward(m.forwards);
       case "probe":
         return probe(m.id, m.port);
+      case "outbound":
+        return network?.setOutbound(m.allow);
       case "stop":
         clearInterval(inputTimer);
         network?.close();

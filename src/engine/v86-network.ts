@@ -1,13 +1,19 @@
 import * as net from "node:net";
 import type { ForwardFailure, PortForward } from "./engine-protocol";
+import { GuestOutbound, type OutboundAdapter } from "./guest-outbound";
+import { pipeGuestTcp, type GuestTcp } from "./guest-tcp-pipe";
+import { OutboundPolicy } from "./outbound-rules";
+
+export { splitFinWithData } from "./guest-tcp-pipe";
 
 /**
  * The guest's network: v86's virtio NIC wired to v86's own user-mode network stack (its "fetch"
  * adapter: ARP, DHCP, DNS, and TCP connections the host side can accept and open), never a
  * second TCP/IP stack. What this adds is the host side: forwarded ports (a socket accepted on
- * the host becomes a TCP connection into the guest), and nothing else. The adapter's built-in
- * HTTP proxy (guest port-80 connections turned into the host's fetch()) is taken out, so a guest
- * reaches nothing outside unless a policy allows it (SECURITY.md).
+ * the host becomes a TCP connection into the guest) and the way out (guest-outbound.ts: the
+ * guest's connections made by host sockets, its DNS by the host's resolver) where a policy
+ * allows it. The adapter's built-in HTTP proxy (guest port-80 connections turned into the host's
+ * fetch()) is taken out, so a guest reaches nothing outside unless a policy allows it (SECURITY.md).
  */
 
 /** The guest's address on its network; the host is the router (v86's defaults, kept). */
@@ -22,25 +28,10 @@ export function nicOptions(): Record<string, unknown> {
   };
 }
 
-/** The part of v86's TCPConnection (src/browser/fake_network.js) used here. */
-interface GuestTcp {
-  state: string;
-  /** The next sequence number expected from the guest. */
-  ack: number;
-  send_buffer: { length: number };
-  on(event: "connect" | "close" | "shutdown", fn: () => void): void;
-  on(event: "data", fn: (data: Uint8Array) => void): void;
-  on(event: "probe", fn: (open: boolean) => void): void;
-  write(data: Uint8Array): void;
-  close(): void;
-  process(packet: unknown): void;
-}
-
 /** The part of v86's FetchNetworkAdapter used here. */
-interface UserModeAdapter {
+interface UserModeAdapter extends OutboundAdapter {
   connect(port: number): GuestTcp;
   tcp_probe(port: number): Promise<boolean>;
-  on_tcp_connection?: (conn: GuestTcp, packet: unknown) => void;
   bus: { listeners: Record<string, unknown[]> };
   fetch: unknown;
 }
@@ -53,28 +44,30 @@ export function networkMissing(emulator: unknown): string[] {
   if (typeof a.connect !== "function") out.push("network_adapter.connect is not a function");
   if (typeof a.tcp_probe !== "function") out.push("network_adapter.tcp_probe is not a function");
   if (typeof a.bus?.listeners !== "object") out.push("network_adapter.bus.listeners is missing");
+  if (typeof a.send !== "function" || typeof a.receive !== "function") out.push("network_adapter.send/receive are not functions");
+  if (typeof a.tcp_conn !== "object" || !(a.router_mac instanceof Uint8Array) || !(a.router_ip instanceof Uint8Array)) out.push("network_adapter.tcp_conn/router_mac/router_ip are missing");
   return out;
 }
 
-/**
- * Host bytes waiting for the guest beyond this pause the host socket: v86 queues writes without
- * limit and sends one segment per guest acknowledgement.
- */
-const GUEST_QUEUE_HIGH = 256 << 10;
-const GUEST_QUEUE_LOW = 64 << 10;
 /** Connections at once per forwarded port; Node closes any beyond it at once, so a flood costs no memory. */
 const MAX_CONNECTIONS = 128;
 
 export class GuestNetwork {
   private readonly servers: net.Server[] = [];
   private readonly sockets = new Set<net.Socket>();
+  private readonly outbound: GuestOutbound;
 
   constructor(private readonly adapter: UserModeAdapter) {
-    // No outbound network: the guest's own connections find no listener and get a reset, and
-    // its port-80 requests are no longer fetched by the host.
+    // v86's own way out (guest port-80 requests turned into the host's fetch()) is taken out:
+    // the guest's connections go only where the outbound policy lets them, and by default nowhere.
     adapter.bus.listeners["tcp-connection"] = [];
-    adapter.on_tcp_connection = undefined;
     adapter.fetch = () => Promise.reject(new Error("the guest has no outbound network"));
+    this.outbound = new GuestOutbound(adapter, new OutboundPolicy([]));
+  }
+
+  /** The rule lists a guest connection must pass, every one (outbound-rules.ts); none: no way out. */
+  setOutbound(lists: string[][]): void {
+    this.outbound.setPolicy(new OutboundPolicy(lists));
   }
 
   static of(emulator: unknown): GuestNetwork {
@@ -105,16 +98,13 @@ export class GuestNetwork {
 
   /** Stops listening and drops every connection (the guest is stopping or being saved). */
   close(): void {
+    this.outbound.close();
     for (const s of this.servers.splice(0)) s.close();
     for (const s of this.sockets) s.destroy();
     this.sockets.clear();
   }
 
   private bridge(socket: net.Socket, guestPort: number): void {
-    this.sockets.add(socket);
-    // Nothing is read until the guest has accepted: bytes sent before would have nowhere to go.
-    socket.pause();
-    socket.setNoDelay(true);
     let conn: GuestTcp;
     try {
       conn = this.adapter.connect(guestPort);
@@ -123,56 +113,11 @@ export class GuestNetwork {
       socket.resetAndDestroy();
       return;
     }
-    let guestGone = false;
-    const process = conn.process.bind(conn);
-    conn.process = (packet) => {
-      for (const part of splitFinWithData(conn, packet as GuestSegment)) process(part);
-      // v86 ends a connection we closed first (FIN_WAIT_2, then the guest's FIN) without an event.
-      if (conn.state === "closed" && !guestGone) {
-        guestGone = true;
-        socket.end();
-      }
-      if (socket.isPaused() && conn.state !== "syn-sent" && conn.send_buffer.length < GUEST_QUEUE_LOW) socket.resume();
-    };
-    conn.on("connect", () => socket.resume());
-    conn.on("data", (data) => socket.write(Buffer.from(data)));
-    // The guest closed its side (FIN): half-close ours; a reset (or a refused SYN) resets the client.
-    conn.on("shutdown", () => socket.end());
-    conn.on("close", () => {
-      guestGone = true;
-      socket.resetAndDestroy();
-    });
-    socket.on("data", (chunk: Buffer) => {
-      conn.write(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
-      if (conn.send_buffer.length > GUEST_QUEUE_HIGH) socket.pause();
-    });
-    // The client half-closed: the guest gets a FIN once what it was sent is acknowledged.
-    socket.on("end", () => conn.close());
-    socket.on("error", () => undefined);
-    socket.on("close", () => {
-      this.sockets.delete(socket);
-      if (!guestGone) conn.close();
-    });
+    this.sockets.add(socket);
+    socket.on("close", () => this.sockets.delete(socket));
+    // Nothing is read until the guest has accepted: bytes sent before would have nowhere to go.
+    pipeGuestTcp(socket, conn);
   }
-}
-
-/** The parts of a parsed TCP segment (v86's packet object) this module looks at. */
-interface GuestSegment {
-  tcp: { fin?: boolean; seq: number };
-  tcp_data: Uint8Array;
-}
-
-/**
- * v86 0.5.462 handles a segment's FIN before, and instead of, its data: a guest that closes
- * right after its last write (Linux sends the FIN on that last data segment) lost the end of
- * every response. Such a segment is handed over as its data, then its FIN.
- */
-export function splitFinWithData(conn: Pick<GuestTcp, "ack">, packet: GuestSegment): GuestSegment[] {
-  if (!packet.tcp?.fin || !(packet.tcp_data?.length > 0) || packet.tcp.seq !== conn.ack) return [packet];
-  return [
-    { ...packet, tcp: { ...packet.tcp, fin: false } },
-    { ...packet, tcp: { ...packet.tcp, seq: packet.tcp.seq + packet.tcp_data.length }, tcp_data: new Uint8Array(0) },
-  ];
 }
 
 function listen(server: net.Server, f: PortForward): Promise<ForwardFailure | undefined> {

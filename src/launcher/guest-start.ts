@@ -22,7 +22,7 @@ import { listenForwards } from "./port-forwards";
 export type Mark = (name: string) => void;
 
 /** The part of the engine the start uses (a test gives a fake). */
-export type GuestEngine = Pick<GuestHost, "on" | "create" | "sendPresence" | "sendImage" | "restore" | "forward">;
+export type GuestEngine = Pick<GuestHost, "on" | "create" | "sendPresence" | "sendImage" | "restore" | "forward" | "allowOutbound">;
 
 export interface GuestMachine {
   reader: BlockReader;
@@ -59,13 +59,15 @@ export interface StartOptions {
   screenShown(tail: string): void;
   /** Host ports to serve the guest's on, listened on before the guest runs (port-forwards.ts). */
   forwards?: PortForward[];
+  /** Where the guest may connect out (outbound-lists.ts); undefined: nowhere. */
+  outbound?: string[][];
 }
 
 /** Starts the guest; resolves once it runs, with what piped input must wait for (if anything). */
 export async function startGuest(host: GuestEngine, module: Promise<WebAssembly.Module>, plan: LaunchPlan, g: GuestMachine, o: StartOptions, mark: Mark): Promise<{ inputGate?: Promise<void>; bound: PortForward[] }> {
   if (plan.coldBoot) {
     const { ready } = await coldBootGuest(host, await module, g, plan.manifest, plan.file);
-    return { inputGate: ready, bound: await listenForwards(host, o.forwards ?? []) };
+    return { inputGate: ready, bound: await openNetwork(host, o) };
   }
   const m = plan.manifest;
   const created = module.then((mod) => {
@@ -88,7 +90,7 @@ export async function startGuest(host: GuestEngine, module: Promise<WebAssembly.
   await created;
   mark("engineReady");
   // A port that cannot be had fails the launch before the guest has run: nothing to save.
-  const bound = await listenForwards(host, o.forwards ?? []);
+  const bound = await openNetwork(host, o);
   const { agentListening } = await host.restore(deviceState);
   let inputGate: Promise<void> | undefined;
   // Piped input waits (at most 2 s) until the agent has set the clock and reseeded, so a
@@ -105,6 +107,12 @@ export async function startGuest(host: GuestEngine, module: Promise<WebAssembly.
 }
 
 /** Cold boot: the bundle's own BIOS, kernel and initrd; piped input waits for the ready pattern. */
+/** The guest's network, before it runs: where it may connect, and its ports listened on. */
+function openNetwork(host: GuestEngine, o: StartOptions): Promise<PortForward[]> {
+  if (o.outbound) host.allowOutbound(o.outbound);
+  return listenForwards(host, o.forwards ?? []);
+}
+
 async function coldBootGuest(host: GuestEngine, module: WebAssembly.Module, g: GuestMachine, m: Manifest, file: string): Promise<{ ready?: Promise<void> }> {
   if (!m.boot) throw new VmsfxError("VMSFX_MANIFEST_INVALID", `${file}: this bundle carries no boot files, so it cannot be cold-booted. Run it without --fresh.`);
   const boot = await mapBootFiles(m.boot, (map) => readWhole(g.reader, map));

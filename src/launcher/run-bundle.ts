@@ -12,6 +12,7 @@ import { SessionEnd, type EndReason } from "./session-end";
 import { persistSession, type SavedSession } from "./persist";
 import { takeEngine } from "./engine-start";
 import { forwardsFor, type PublishRequest } from "./port-forwards";
+import { outboundLists } from "./outbound-lists";
 import { announceWebApp } from "./web-app";
 
 /**
@@ -35,6 +36,8 @@ export interface RunOptions extends Omit<PlanOptions, "stderr"> {
   gui?: GuiOptions;
   /** `--publish`: host ports for guest ports, added to (or replacing) the app's own. */
   publish?: PublishRequest[];
+  /** `--no-network` (false): the guest connects nowhere, whatever the app allows. */
+  network?: boolean;
   /** A web app's page: open it in the browser (on a terminal), and/or print it as a JSON line. */
   web?: { browser: boolean; json: boolean };
   stdin: NodeJS.ReadStream;
@@ -67,7 +70,7 @@ export async function runBundle(file: string, assets: EngineAssets, opts: RunOpt
     const end = new SessionEnd();
     end.listen(host);
     const fe = new FrontEnds(host, plan, opts, end, owner, mark);
-    const { inputGate, bound } = await startGuest(host, module, plan, machine, { ...opts, forwards, agent: fe.agent, screenShown: (tail) => fe.modes.push(Buffer.from(tail, "latin1")) }, mark);
+    const { inputGate, bound } = await startGuest(host, module, plan, machine, { ...opts, forwards, outbound: outboundLists(plan.manifest, opts.network !== false), agent: fe.agent, screenShown: (tail) => fe.modes.push(Buffer.from(tail, "latin1")) }, mark);
     mark("running");
     await fe.attach(inputGate);
     tellPorts(bound, !!plan.manifest.app?.open, opts);

@@ -20,6 +20,7 @@ export const RUN_OPTIONS = {
   reset: { type: "boolean", default: false, describe: "discard the saved changes (asks first on a terminal) and exit" },
   timings: { type: "boolean", default: false, describe: "print a JSON line of resume timings to stderr" },
   publish: { type: "string", array: true, describe: "serve guest port GUEST on this machine's port HOST: HOST:GUEST, or ADDRESS:HOST:GUEST to listen on another address than 127.0.0.1 (HOST 0: any free port); repeatable" },
+  network: { type: "boolean", default: true, describe: "--no-network: the guest connects nowhere, whatever the app allows (its forwarded ports still serve this machine)" },
   ...GUI_OPTIONS,
   json: { type: "boolean", default: false, describe: "with --gui, or a web app: print the page's address as a JSON line on stderr (vmsfx-gui {\"url\": ...}, vmsfx-open {\"url\": ...})" },
   ...ACCESS_OPTIONS,
@@ -32,6 +33,7 @@ export interface RunFlags {
   "state-dir"?: string;
   timings: boolean;
   publish?: string[];
+  network?: boolean;
   gui?: boolean;
   browser?: boolean;
   json?: boolean;
@@ -40,11 +42,11 @@ export interface RunFlags {
   "require-signer"?: string;
 }
 
-export type RunRequest = { bundle: string; fresh: boolean; update?: boolean; stateDir?: string; timings: boolean; args?: string[]; publish?: PublishRequest[]; web?: { browser: boolean; json: boolean } } & AccessOptions & { gui?: GuiOptions };
+export type RunRequest = { bundle: string; fresh: boolean; update?: boolean; stateDir?: string; timings: boolean; args?: string[]; publish?: PublishRequest[]; network?: boolean; web?: { browser: boolean; json: boolean } } & AccessOptions & { gui?: GuiOptions };
 
 export function runRequestFrom(bundle: string, a: RunFlags, args: string[] | undefined): RunRequest {
   const publish = (a.publish ?? []).map(parsePublish);
-  return { bundle, fresh: a.fresh, update: a.update, stateDir: a["state-dir"], timings: a.timings, args, publish, web: { browser: a.browser !== false, json: a.json === true }, gui: guiFrom(a), ...accessFrom(a) };
+  return { bundle, fresh: a.fresh, update: a.update, stateDir: a["state-dir"], timings: a.timings, args, publish, network: a.network !== false, web: { browser: a.browser !== false, json: a.json === true }, gui: guiFrom(a), ...accessFrom(a) };
 }
 
 /** `… -- ARGS`: everything after the first `--` goes to the guest's app (docs/guest-agent.md). */
@@ -69,6 +71,7 @@ export async function runCommand(
     timings,
     gui: a.gui,
     publish: a.publish,
+    network: a.network,
     web: a.web,
     stdin: process.stdin,
     stdout: process.stdout,

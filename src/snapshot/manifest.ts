@@ -5,6 +5,7 @@ import { blockCount, blockRefs, namedMaps, uniqueBlocks } from "./block-maps";
 
 export { blockCount, blockLength } from "./block-maps";
 import { validatePolicy, type Policy } from "./policy-schema";
+import { parseOutboundRule } from "../engine/outbound-rules";
 
 /**
  * The manifest is the one trusted description of a snapshot: it names every block by SHA-256,
@@ -113,6 +114,8 @@ export interface AppInfo {
   ports?: { guest: number; host: number }[];
   /** A web app: its page, opened in the user's browser once `guestPort` answers. */
   open?: { guestPort: number; path: string };
+  /** Where the guest may connect out (engine/outbound-rules.ts); absent: nowhere. Needs machine.nic. */
+  outbound?: string[];
 }
 
 const HASH_RE = /^[0-9a-f]{64}$/;
@@ -316,7 +319,20 @@ function validateApp(v: unknown, disks: DiskEntry[], nic: boolean): AppInfo {
     if (!openPath.startsWith("/") || /[\0-\x1f\s]/.test(openPath)) fail("app.open.path", "must be a URL path starting with /, without spaces or control characters");
     app.open = { guestPort, path: openPath };
   }
+  if (o.outbound !== undefined) app.outbound = outboundRules(o.outbound, "app.outbound", nic);
   return app;
+}
+
+/** A list of outbound rules (engine/outbound-rules.ts), checked here so a bad one fails reading, not the guest. */
+function outboundRules(v: unknown, field: string, nic: boolean): string[] {
+  if (!nic) fail(field, "needs machine.nic: the guest has no network card");
+  if (!Array.isArray(v) || v.length > 256) fail(field, "must be a list of at most 256 rules");
+  const rules = (v as unknown[]).map((r, i) => str(r, `${field}[${i}]`, 300));
+  for (const [i, r] of rules.entries()) {
+    const problem = parseOutboundRule(r);
+    if (typeof problem === "string") fail(`${field}[${i}]`, problem);
+  }
+  return rules;
 }
 
 export function serializeManifest(m: Manifest): Buffer {

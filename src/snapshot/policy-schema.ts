@@ -1,4 +1,5 @@
 import { VmsfxError } from "../errors";
+import { parseOutboundRule } from "../engine/outbound-rules";
 
 /**
  * The schema of the publisher's restrictions. It belongs to the bundle format: the restrictions
@@ -19,6 +20,11 @@ export interface Policy {
   message?: string;
   url?: string;
   signer?: string;
+  /**
+   * Where the guest may connect out, on top of what the app allows (both must): rules as in
+   * engine/outbound-rules.ts; `[]` forbids any. Absent: the app's own rules alone.
+   */
+  outbound?: string[];
 }
 
 export const DEFAULT_CLOCK_TOLERANCE_MINUTES = 10;
@@ -119,6 +125,14 @@ const FIELDS: Record<keyof Policy, FieldCheck> = {
     if (!httpUrl(v)) bad(`"url" must be an https:// or http:// address without spaces (got ${show(v)})`);
     return v;
   },
+  outbound: (v, bad) => {
+    if (!Array.isArray(v) || v.length > 256) bad(`"outbound" must be a list of at most 256 rules like "example.com:443", or [] for none (got ${show(v)})`);
+    (v as unknown[]).forEach((r, i) => {
+      const rule = typeof r === "string" ? parseOutboundRule(r) : "a rule must be a string";
+      if (typeof rule === "string") bad(`outbound[${i}] ${show(r)}: ${rule}`);
+    });
+    return [...(v as string[])];
+  },
   signer: (v, bad) => {
     // Buffer.from(…, "base64") accepts almost anything, so check the exact shape of 32 bytes.
     if (typeof v !== "string" || !/^[A-Za-z0-9+/]{43}=$/.test(v) || Buffer.from(v, "base64").length !== 32) {
@@ -129,7 +143,7 @@ const FIELDS: Record<keyof Policy, FieldCheck> = {
 };
 const KEYS = Object.keys(FIELDS);
 /** The field names as the "unknown field" message has always listed them (samples/policies/README.md's order). */
-const KNOWN = ["notBefore", "notAfter", "validDaysAfterFirstLaunch", "maxLaunches", "maxSessionMinutes", "machines", "bindToFirstLocation", "clockToleranceMinutes", "message", "url", "signer"];
+const KNOWN = ["notBefore", "notAfter", "validDaysAfterFirstLaunch", "maxLaunches", "maxSessionMinutes", "machines", "bindToFirstLocation", "clockToleranceMinutes", "message", "url", "signer", "outbound"];
 
 /**
  * Checks a policy as read from JSON (a policy file or a manifest) and returns a copy holding

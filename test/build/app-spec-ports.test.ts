@@ -54,4 +54,13 @@ describe("app spec: ports, open, ready on a port", () => {
     expect(refusal({ ...web, ports: [80], open: "http://localhost:8080/" })).toContain('"open" names port 8080, which is not a host port in "ports" (80)');
     expect(refusal({ ...web, ports: [80], open: "not a url" })).toContain('"open" must be a URL');
   });
+
+  it("outbound: off unless the spec says so; true is any public address; a list is checked rule by rule", () => {
+    expect(validateAppSpec({ name: "cli", ready: { quietMs: 500 } }, FILE).outbound).toEqual([]);
+    expect(validateAppSpec({ name: "cli", ready: { quietMs: 500 }, outbound: false }, FILE).outbound).toEqual([]);
+    expect(validateAppSpec({ name: "cli", ready: { quietMs: 500 }, outbound: true }, FILE).outbound).toEqual(["*"]);
+    expect(validateAppSpec({ name: "cli", ready: { quietMs: 500 }, outbound: ["host.vmsfx.internal:5432", "*:443"] }, FILE).outbound).toEqual(["host.vmsfx.internal:5432", "*:443"]);
+    expect(refusal({ name: "cli", ready: { quietMs: 500 }, outbound: "all" })).toContain('"outbound" must be true, false, or a list of rules');
+    expect(refusal({ name: "cli", ready: { quietMs: 500 }, outbound: ["example.com:http"] })).toContain('"outbound[0]"');
+  });
 });

@@ -28,6 +28,7 @@ class FakeEngine implements GuestEngine {
     this.calls.push(`forward ${forwards.map((f) => `${f.host}:${f.guest}`).join(" ")}`);
     return { bound: forwards };
   };
+  allowOutbound: GuestEngine["allowOutbound"] = (lists) => void this.calls.push(`outbound ${JSON.stringify(lists)}`);
   restore: GuestEngine["restore"] = async (state) => {
     this.calls.push("restore");
     this.state = state;
@@ -66,6 +67,20 @@ describe("loadMachine and startGuest", () => {
       await expect(inputGate).resolves.toBeUndefined();
       expect(out).toBe("# ");
       expect(shown).toEqual(["# "]);
+    } finally {
+      await plan.close();
+    }
+  });
+
+  it("sets where the guest may connect and listens on its ports before the guest runs", async () => {
+    const plan = await openLaunchPlan(dir, manifest.engine, { fresh: false, stateDir: tempDir(), stderr: { write: () => true } });
+    try {
+      const machine = await loadMachine(plan, { engine: manifest.engine }, noMarks);
+      const engine = new FakeEngine();
+      const forwards = [{ address: "127.0.0.1", host: 0, guest: 80 }];
+      const agent = { freshened: async () => {}, started: async () => {} };
+      await startGuest(engine, module, plan, machine, { args: [], stdout: { write: () => true }, agent, screenShown: () => {}, forwards, outbound: [["*:443"], []] }, noMarks);
+      expect(engine.calls.slice(-3)).toEqual(['outbound [["*:443"],[]]', "forward 0:80", "restore"]);
     } finally {
       await plan.close();
     }

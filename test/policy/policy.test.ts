@@ -25,6 +25,7 @@ const FULL = {
   message: "Thanks for trying Foo.",
   url: "https://example.com/buy",
   signer: KEY,
+  outbound: ["api.example.com:443", "*.example.org", "10.0.0.0/8:5432"],
 };
 
 describe("validatePolicy", () => {
@@ -78,6 +79,10 @@ describe("validatePolicy", () => {
     ["a short fingerprint", { machines: ["0123456789abcdef"] }],
     ["bindToFirstLocation as a string", { bindToFirstLocation: "yes" }],
     ["a negative clock tolerance", { clockToleranceMinutes: -1 }],
+    ["outbound as true", { outbound: true }],
+    ["an outbound rule that is a URL", { outbound: ["https://example.com/"] }],
+    ["an outbound rule with a bad port", { outbound: ["example.com:99999"] }],
+    ["an outbound rule that is not a string", { outbound: [443] }],
     ["a clock tolerance as a string", { clockToleranceMinutes: "10" }],
     ["an empty message", { message: "" }],
     ["a message over 500 characters", { message: "x".repeat(501) }],

@@ -18,6 +18,16 @@ function codeOf(fn: () => unknown): string | undefined {
 }
 
 describe("manifest", () => {
+  it("an app's outbound rules need a network card and are checked rule by rule", async () => {
+    const m = await base();
+    const withApp = (machine: object, app: object) =>
+      JSON.parse(JSON.stringify({ ...m, machine: { ...m.machine, ...machine }, disks: [...m.disks, { ...m.disks[0], slot: "hdb" }], app: { protocol: 2, dataDisk: "hdb", data: ["/data"], ...app } }));
+    expect(validateManifest(withApp({ nic: "virtio" }, { outbound: ["*:443"] })).app?.outbound).toEqual(["*:443"]);
+    expect(codeOf(() => validateManifest(withApp({}, { outbound: ["*:443"] })))).toBe("VMSFX_MANIFEST_INVALID");
+    expect(codeOf(() => validateManifest(withApp({ nic: "virtio" }, { outbound: ["*:99999"] })))).toBe("VMSFX_MANIFEST_INVALID");
+    expect(codeOf(() => validateManifest(withApp({ nic: "virtio" }, { outbound: "*" })))).toBe("VMSFX_MANIFEST_INVALID");
+  });
+
   it("round-trips through serialize and parse", async () => {
     const m = await base();
     expect(parseManifest(serializeManifest(m))).toEqual(JSON.parse(JSON.stringify(m)));

@@ -1,0 +1,90 @@
+import type * as net from "node:net";
+
+/**
+ * One host socket joined to one of v86's TCP connections, whichever side opened it: a forwarded
+ * port (the host's client, into the guest) or the guest's own outbound connection (out through a
+ * host socket). Flow control, half-close and the two v86 bugs worked around live here once.
+ */
+
+/** The part of v86's TCPConnection (src/browser/fake_network.js) used here. */
+export interface GuestTcp {
+  state: string;
+  tuple: string;
+  /** The guest-facing side's port: for a connection the guest opened, the port it asked for. */
+  sport: number;
+  /** The next sequence number expected from the guest. */
+  ack: number;
+  send_buffer: { length: number };
+  on(event: "connect" | "close" | "shutdown", fn: () => void): void;
+  on(event: "data", fn: (data: Uint8Array) => void): void;
+  on(event: "probe", fn: (open: boolean) => void): void;
+  write(data: Uint8Array): void;
+  close(): void;
+  accept(packet?: unknown): void;
+  process(packet: unknown): void;
+}
+
+/**
+ * Host bytes waiting for the guest beyond this pause the host socket: v86 queues writes without
+ * limit and sends one segment per guest acknowledgement.
+ */
+const GUEST_QUEUE_HIGH = 256 << 10;
+const GUEST_QUEUE_LOW = 64 << 10;
+
+/**
+ * Joins `socket` and `conn` until both ends are closed. The socket starts paused; it is resumed
+ * once the guest side is established (at once when it already is).
+ */
+export function pipeGuestTcp(socket: net.Socket, conn: GuestTcp): void {
+  socket.pause();
+  socket.setNoDelay(true);
+  let guestGone = false;
+  const process = conn.process.bind(conn);
+  conn.process = (packet) => {
+    for (const part of splitFinWithData(conn, packet as GuestSegment)) process(part);
+    // v86 ends a connection we closed first (FIN_WAIT_2, then the guest's FIN) without an event.
+    if (conn.state === "closed" && !guestGone) {
+      guestGone = true;
+      socket.end();
+    }
+    if (socket.isPaused() && conn.state !== "syn-sent" && conn.send_buffer.length < GUEST_QUEUE_LOW) socket.resume();
+  };
+  if (conn.state === "established") socket.resume();
+  else conn.on("connect", () => socket.resume());
+  conn.on("data", (data) => socket.write(Buffer.from(data)));
+  // The guest closed its side (FIN): half-close ours; a reset (or a refused SYN) resets the peer.
+  conn.on("shutdown", () => socket.end());
+  conn.on("close", () => {
+    guestGone = true;
+    socket.resetAndDestroy();
+  });
+  socket.on("data", (chunk: Buffer) => {
+    conn.write(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+    if (conn.send_buffer.length > GUEST_QUEUE_HIGH) socket.pause();
+  });
+  // The host side half-closed: the guest gets a FIN once what it was sent is acknowledged.
+  socket.on("end", () => conn.close());
+  socket.on("error", () => undefined);
+  socket.on("close", () => {
+    if (!guestGone) conn.close();
+  });
+}
+
+/** The parts of a parsed TCP segment (v86's packet object) this module looks at. */
+interface GuestSegment {
+  tcp: { fin?: boolean; seq: number };
+  tcp_data: Uint8Array;
+}
+
+/**
+ * v86 0.5.462 handles a segment's FIN before, and instead of, its data: a guest that closes
+ * right after its last write (Linux sends the FIN on that last data segment) lost the end of
+ * every response. Such a segment is handed over as its data, then its FIN.
+ */
+export function splitFinWithData(conn: Pick<GuestTcp, "ack">, packet: GuestSegment): GuestSegment[] {
+  if (!packet.tcp?.fin || !(packet.tcp_data?.length > 0) || packet.tcp.seq !== conn.ack) return [packet];
+  return [
+    { ...packet, tcp: { ...packet.tcp, fin: false } },
+    { ...packet, tcp: { ...packet.tcp, seq: packet.tcp.seq + packet.tcp_data.length }, tcp_data: new Uint8Array(0) },
+  ];
+}
