@@ -61,6 +61,8 @@ function printReport(target: string, kind: string, fileBytes: number | undefined
   out(`  engine    v86 ${r.engine.version}, wasm sha256 ${r.engine.wasmSha256.slice(0, 16)}…`);
   out(`  machine   ${formatBytes(r.machine.memoryBytes)} RAM, ${formatBytes(r.machine.vgaMemoryBytes)} VGA`);
   if (r.app) out(`  app       built with vmsfx build: starts on every launch; a quit keeps only its data disk (${r.app.dataDisk}: ${r.app.data.join(", ") || "no data paths"})`);
+  if (r.app?.ports?.length) out(`  ports     ${r.app.ports.map((p) => `${p.host || "any"} -> guest ${p.guest}`).join(", ")} (127.0.0.1)${r.app.open ? `; opens ${r.app.open.path} on guest port ${r.app.open.guestPort}` : ""}`);
+  if (r.app) out(`  network   ${r.app.outbound?.length ? `may connect out to ${r.app.outbound.join(", ")}` : "no way out"}`);
   out("");
   const row = (c: string[]) => out("  " + c[0].padEnd(14) + c.slice(1).map((x) => " " + x.padStart(11)).join(""));
   row(["part", "raw", "blocks", "zero", "duplicate", "stored", "size stored"]);

@@ -72,6 +72,11 @@ describe("outbound network: the guest reaches what its rules allow, through the 
     expect(r.code, r.err).toBe(0);
   });
 
+  it("inspect says where the app may connect", async () => {
+    const r = await vmsfx(["inspect", app.bundle]);
+    expect(r.stdout, r.stderr).toMatch(/network\s+may connect out to host\.vmsfx\.internal, localhost/);
+  });
+
   it("DNS is answered from the host's resolver (v86's own would say 192.168.87.1 to every name)", async () => {
     const r = await guest("nslookup localhost");
     expect(r.out, r.err).toMatch(/Name:\s+localhost\s+Address:\s+127\.0\.0\.1/);
