@@ -45,6 +45,10 @@ export const EXIT = {
   offline: 60,
   remoteFailed: 61,
   updateRefused: 62,
+  registryNotFound: 63,
+  registryDenied: 64,
+  registryRateLimited: 65,
+  registryNotVmsfx: 66,
   interrupted: 130,
 } as const;
 
@@ -88,6 +92,10 @@ export type ErrorCode =
   | "VMSFX_REMOTE_FAILED"
   | "VMSFX_NETWORK"
   | "VMSFX_UPDATE_REFUSED"
+  | "VMSFX_REGISTRY_NOT_FOUND"
+  | "VMSFX_REGISTRY_DENIED"
+  | "VMSFX_REGISTRY_RATE_LIMITED"
+  | "VMSFX_REGISTRY_NOT_VMSFX"
   | "VMSFX_INTERRUPTED";
 
 const EXIT_BY_CODE: Record<ErrorCode, number> = {
@@ -130,6 +138,10 @@ const EXIT_BY_CODE: Record<ErrorCode, number> = {
   // Exit 4, as when it was still a VMSFX_IO: its own code must not renumber what users see.
   VMSFX_NETWORK: EXIT.io,
   VMSFX_UPDATE_REFUSED: EXIT.updateRefused,
+  VMSFX_REGISTRY_NOT_FOUND: EXIT.registryNotFound,
+  VMSFX_REGISTRY_DENIED: EXIT.registryDenied,
+  VMSFX_REGISTRY_RATE_LIMITED: EXIT.registryRateLimited,
+  VMSFX_REGISTRY_NOT_VMSFX: EXIT.registryNotVmsfx,
   VMSFX_DOWNLOAD_INTEGRITY: EXIT.downloadIntegrity,
   VMSFX_INTERRUPTED: EXIT.interrupted,
 };
@@ -156,6 +168,7 @@ const TRAITS_BY_CODE: Partial<Record<ErrorCode, readonly ErrorTrait[]>> = {
   VMSFX_BLOCK_MISSING: ["damage"],
   VMSFX_OFFLINE: ["retryable", "recoverable"],
   VMSFX_REMOTE_FAILED: ["retryable", "recoverable"],
+  VMSFX_REGISTRY_RATE_LIMITED: ["retryable"],
 };
 
 /**

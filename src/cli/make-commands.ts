@@ -57,7 +57,8 @@ export const packCli = command(
       .option("passphrase-file", { type: "string", describe: "with --encrypt: read the passphrase from this file's first line" })
       .option("key-file", { type: "string", describe: "with --encrypt: use this file (32+ random bytes) as the key" })
       .option("thin", { type: "boolean", default: false, describe: "leave blocks out; the launcher fetches them from --remote" })
-      .option("remote", { type: "string", describe: "with --thin: URL(s) of published folders or bundles, comma-separated, tried in order" })
+      .option("remote", { type: "string", describe: "with --thin: URL(s) of published folders or bundles, or oci://REGISTRY/REPO:TAG, comma-separated, tried in order" })
+      .option("insecure", { type: "boolean", default: false, describe: "with an oci:// remote: speak plain HTTP to the registry (one on this machine or a lab's)" })
       .option("include", { type: "string", choices: ["none", "memory", "hot"], default: "memory", describe: "with --thin: what the file keeps besides the device state" })
       .option("json", { type: "boolean", default: false })
       .option("quiet", { alias: "q", type: "boolean", default: false })
@@ -77,6 +78,7 @@ export const packCli = command(
     keyFile: a["key-file"],
     thin: a.thin,
     remote: a.remote,
+    insecure: a.insecure,
     include: a.include as "none" | "memory" | "hot",
     json: a.json,
     quiet: a.quiet,
@@ -100,15 +102,19 @@ export const exeCli = command(
 
 export const publishCli = command(
   "publish <input>",
-  "Write a snapshot or bundle as a static folder any web server, CDN or bucket can serve (for thin bundles)",
+  "Publish a snapshot or bundle for thin bundles: as a static folder any web server, CDN or bucket can serve, or to an OCI registry",
   (y) =>
     y
       .positional("input", { type: "string", demandOption: true, describe: "snapshot directory or bundle (plain or executable)" })
-      .option("out", { alias: "o", type: "string", demandOption: true, describe: "folder to write (republishing adds only new blocks)" })
+      .option("out", { alias: "o", type: "string", describe: "folder to write (republishing adds only new blocks)" })
+      .option("to", { type: "string", describe: "an OCI registry: oci://REGISTRY/REPO:TAG (credentials: ~/.docker/config.json or VMSFX_REGISTRY_AUTH=user:token)" })
+      .option("insecure", { type: "boolean", default: false, describe: "with --to: plain HTTP (a registry on this machine or a lab's)" })
+      .option("mount-from", { type: "string", array: true, describe: "with --to: another repository of the same registry whose blobs may be reused without uploading them" })
       .option("json", { type: "boolean", default: false })
       .option("quiet", { alias: "q", type: "boolean", default: false })
-      .example("$0 publish app.vmsfx -o /var/www/apps/shell", ""),
-  (a) => publishCommand({ input: a.input, out: a.out, json: a.json, quiet: a.quiet }),
+      .example("$0 publish app.vmsfx -o /var/www/apps/shell", "")
+      .example("$0 publish app.vmsfx --to oci://ghcr.io/me/shell:1.0", "an OCI 1.1 artifact; a new version uploads only the packs that changed"),
+  (a) => publishCommand({ input: a.input, out: a.out, to: a.to, insecure: a.insecure, mountFrom: a["mount-from"], json: a.json, quiet: a.quiet }),
 );
 
 export const recordCli = command(

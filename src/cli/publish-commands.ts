@@ -12,10 +12,13 @@ import { signManifest } from "../policy/signature";
 import { BlockCipher } from "../policy/encryption";
 import { secretFrom } from "../policy/secret-input";
 import type { WriteBundleOptions } from "../snapshot/bundle-writer";
-import { serializeManifest, validateRemotes, type BlockHash, type Manifest } from "../snapshot/manifest";
+import { manifestBlocks, serializeManifest, validateRemotes, type BlockHash, type Manifest } from "../snapshot/manifest";
 import { blockRefs, hotRefs, RESUME_PARTS, type MapPart } from "../snapshot/block-maps";
 import { sha256Hex } from "../snapshot/block-codec";
 import { publishSnapshot } from "../remote/publish";
+import { publishToRegistry } from "../remote/oci-publish";
+import { pinRegistryRemote } from "../remote/oci-pin";
+import { formatOciReference, isOciUrl, parseOciReference } from "../snapshot/oci-reference";
 import { defaultCacheDir, defaultDownloadDir, launcherRuntime, type LauncherRuntime } from "../packaging/launcher-runtime";
 import type { TargetName } from "../packaging/node-targets";
 import { makeExecutable } from "../packaging/make-executable";
@@ -128,7 +131,26 @@ async function restrictions(a: RestrictOptions, manifestName: string, snapshotId
   return { policy, options };
 }
 
-export async function packCommand(a: { snapshot: string; out: string; exe: boolean; target?: TargetName; json: boolean; quiet: boolean } & RestrictOptions & ThinOptions): Promise<number> {
+/** `--insecure`: a registry reference spoken to over plain HTTP. */
+function insecure(url: string, on: boolean | undefined): string {
+  return on && /^oci:\/\//i.test(url) ? url.replace(/^oci:/i, "oci+http:") : url;
+}
+
+/** Registry remotes pinned to the artifact that holds this snapshot's left-out blocks (oci-pin.ts). */
+async function pinRemotes(remotes: string[], m: Manifest, keep: Set<BlockHash>, progress: ReturnType<typeof createProgress>): Promise<string[]> {
+  const leftOut = [...manifestBlocks(m)].map((b) => b.hash).filter((h) => !keep.has(h));
+  const out: string[] = [];
+  for (const r of remotes) {
+    if (!isOciUrl(r)) out.push(r);
+    else {
+      progress.note(`checking ${r}`);
+      out.push(await pinRegistryRemote(r, leftOut));
+    }
+  }
+  return validateRemotes(out);
+}
+
+export async function packCommand(a: { snapshot: string; out: string; exe: boolean; target?: TargetName; json: boolean; quiet: boolean; insecure?: boolean } & RestrictOptions & ThinOptions): Promise<number> {
   if (a.thin && !a.remote) throw new VmsfxError("VMSFX_USAGE", "--thin needs --remote <URL>[,<URL>...]: where the blocks left out can be fetched (see `vmsfx publish`).");
   if (a.remote && !a.thin) throw new VmsfxError("VMSFX_USAGE", "--remote only applies to --thin bundles.");
   if (a.target && !a.exe) throw new VmsfxError("VMSFX_USAGE", "--target only applies to executables: add --exe (or use `vmsfx exe <bundle> --target ...` on a packed bundle).");
@@ -139,12 +161,10 @@ export async function packCommand(a: { snapshot: string; out: string; exe: boole
   try {
     // The snapshot as captured names it; policy and remotes added here do not.
     const { policy, options } = await restrictions(a, dir.manifest.guest.name, sha256Hex(serializeManifest(dir.manifest)));
-    const remotes = a.thin ? validateRemotes(a.remote!.split(",").map((u) => u.trim()).filter(Boolean)) : undefined;
+    const keep = a.thin ? thinSelection(dir.manifest, a.include) : undefined;
+    const remotes = keep ? await pinRemotes(validateRemotes(a.remote!.split(",").map((u) => insecure(u.trim(), a.insecure)).filter(Boolean)), dir.manifest, keep, progress) : undefined;
     const source = policy || remotes ? { ...dir, manifest: { ...dir.manifest, ...(policy && { policy }), ...(remotes && { remotes }) } } : dir;
-    if (a.thin) {
-      const keep = thinSelection(dir.manifest, a.include);
-      options.include = (h) => keep.has(h);
-    }
+    if (keep) options.include = (h) => keep.has(h);
     const rt = a.exe ? await runtimeFor(progress, a.target) : undefined;
     const r = await writeBundle(source, a.out, { ...options, prefixFile: rt?.path, mode: a.exe ? 0o755 : 0o644, onProgress: (d, t) => progress.update(d, t) });
     progress.done();
@@ -167,11 +187,30 @@ export async function exeCommand(a: { bundle: string; out: string; target?: Targ
 }
 
 
-export async function publishCommand(a: { input: string; out: string; json: boolean; quiet: boolean }): Promise<number> {
+export async function publishCommand(a: { input: string; out?: string; to?: string; insecure?: boolean; mountFrom?: string[]; json: boolean; quiet: boolean }): Promise<number> {
+  if (!a.out === !a.to) throw new VmsfxError("VMSFX_USAGE", "publish needs either -o FOLDER (a static folder) or --to oci://REGISTRY/REPO:TAG (a registry), not both.");
+  if (a.to) return publishToRegistryCommand({ ...a, to: a.to });
+  if (a.insecure || a.mountFrom?.length) throw new VmsfxError("VMSFX_USAGE", "--insecure and --mount-from apply to --to oci://… only.");
+  const folder = a.out!;
   const progress = createProgress("publish", a.quiet || a.json);
-  const r = await publishSnapshot(a.input, a.out, { onProgress: (d, t) => progress.update(d, t) });
+  const r = await publishSnapshot(a.input, folder, { onProgress: (d, t) => progress.update(d, t) });
   progress.done();
-  if (a.json) out(JSON.stringify({ out: a.out, ...r }));
-  else if (!a.quiet) out(`published ${a.input} to ${a.out}: ${r.blocks} blocks (${formatBytes(r.bytes)}), ${r.written} new (${formatBytes(r.writtenBytes)}), ${r.skipped} already there. Serve ${a.out} with any web server.`);
+  if (a.json) out(JSON.stringify({ out: folder, ...r }));
+  else if (!a.quiet) out(`published ${a.input} to ${folder}: ${r.blocks} blocks (${formatBytes(r.bytes)}), ${r.written} new (${formatBytes(r.writtenBytes)}), ${r.skipped} already there. Serve ${folder} with any web server.`);
+  return 0;
+}
+
+async function publishToRegistryCommand(a: { input: string; to: string; insecure?: boolean; mountFrom?: string[]; json: boolean; quiet: boolean }): Promise<number> {
+  const ref = parseOciReference(insecure(a.to, a.insecure));
+  const progress = createProgress("publish", a.quiet || a.json);
+  const t0 = performance.now();
+  const r = await publishToRegistry(a.input, ref, { mountFrom: a.mountFrom, onPhase: (p) => progress.note(p), onProgress: (d, t) => progress.update(d, t) });
+  progress.done();
+  const seconds = (performance.now() - t0) / 1000;
+  if (a.json) out(JSON.stringify({ to: a.to, seconds: Math.round(seconds * 100) / 100, ...r }));
+  else if (!a.quiet) {
+    out(`published ${a.input} to ${r.reference} in ${seconds.toFixed(1)} s: ${r.packs} packs, ${formatBytes(r.uploadedBytes)} uploaded, ${r.reused} of ${r.blobs} blobs already there (${formatBytes(r.reusedBytes)} not sent).`);
+    out(`next: vmsfx pack SNAPSHOT --thin --remote ${formatOciReference({ ...ref, digest: undefined })} -o app.vmsfx`);
+  }
   return 0;
 }

@@ -3,6 +3,8 @@ import type { BlockHash } from "../snapshot/manifest";
 import { MAX_MANIFEST_LENGTH } from "../snapshot/bundle-layout";
 import { HttpClient, RemoteError, type ClientOptions, type FailureKind } from "./http-request";
 import { openRemoteBundle, type RemoteBundle } from "./remote-bundle";
+import { OciRemote } from "./oci-remote";
+import { isOciUrl, parseOciReference } from "../snapshot/oci-reference";
 
 /**
  * Fetches the blocks a thin bundle does not hold from its servers ("remotes"), in the order the
@@ -16,7 +18,7 @@ import { openRemoteBundle, type RemoteBundle } from "./remote-bundle";
  * MissingBlocksError that says how many blocks and bytes are missing and why.
  */
 
-export type RemoteSpec = { kind: "published"; url: string } | { kind: "bundle"; url: string };
+export type RemoteSpec = { kind: "published"; url: string } | { kind: "bundle"; url: string } | { kind: "oci"; url: string };
 
 /** The caller's integrity check (normally: SHA-256 of the bytes equals the block's name). */
 export type Verify = (bytes: Uint8Array) => boolean;
@@ -40,6 +42,8 @@ export interface FetcherOptions extends Partial<ClientOptions> {
   maxInFlightBytes?: number;
   /** A remote that did not answer at all is skipped for this long, so offline fails fast. */
   downForMs?: number;
+  /** Verified blocks a server sent unasked (a registry that ignores Range sends whole packs). */
+  keepExtra?: (hash: BlockHash, bytes: Uint8Array) => Promise<void>;
 }
 
 /**
@@ -74,6 +78,7 @@ interface Remote {
   downUntil: number;
   downReason?: string;
   bundle?: Promise<RemoteBundle>;
+  oci?: OciRemote;
 }
 
 interface Failure {
@@ -88,12 +93,15 @@ export class HttpFetcher {
   private readonly closing = new AbortController();
   private readonly maxInFlightBytes: number;
   private readonly downForMs: number;
+  private readonly keepExtra?: FetcherOptions["keepExtra"];
 
   constructor(remotes: RemoteSpec[], opts: FetcherOptions = {}) {
     if (remotes.length === 0) throw new VmsfxError("VMSFX_USAGE", "a thin bundle needs at least one remote URL (pack it with --remote URL).");
+    this.keepExtra = opts.keepExtra;
     this.remotes = remotes.map((spec) => {
+      if (spec.kind === "oci") return { spec, base: spec.url, downUntil: 0, oci: undefined };
       const u = new URL(spec.url); // throws on junk early, not per block
-      if (u.protocol !== "http:" && u.protocol !== "https:") throw new VmsfxError("VMSFX_USAGE", `${spec.url}: remotes must be http:// or https:// addresses.`);
+      if (u.protocol !== "http:" && u.protocol !== "https:") throw new VmsfxError("VMSFX_USAGE", `${spec.url}: remotes must be http://, https:// or oci:// addresses.`);
       return { spec, base: spec.kind === "published" && !spec.url.endsWith("/") ? `${spec.url}/` : spec.url, downUntil: 0 };
     });
     this.client = new HttpClient(opts);
@@ -177,7 +185,12 @@ export class HttpFetcher {
         const s = this.signal(signal);
         let manifestBytes: Buffer;
         let signature: Buffer | undefined;
-        if (r.spec.kind === "bundle") {
+        if (r.spec.kind === "oci") {
+          // A registry's tag moves to each new version: the reference pinned to what it names now is this version's server.
+          const got = await this.ociOf(r).latest(s);
+          if (verify && !safely(() => verify(got.manifestBytes, got.signature))) throw new RemoteError("mismatch", r.spec.url, "sent a manifest that does not match this app's");
+          return { manifestBytes: got.manifestBytes, signature: got.signature, remote: got.pinned };
+        } else if (r.spec.kind === "bundle") {
           const b = await this.bundleOf(r);
           [manifestBytes, signature] = [await b.readManifest(s), await b.readSignature(s)];
         } else {
@@ -200,7 +213,10 @@ export class HttpFetcher {
   close(): void {
     this.closing.abort();
     this.client.close();
-    for (const r of this.remotes) r.bundle?.then((b) => b.close(), () => {});
+    for (const r of this.remotes) {
+      r.bundle?.then((b) => b.close(), () => {});
+      r.oci?.close();
+    }
   }
 
   private async fetchOne(item: FetchItem, signal?: AbortSignal): Promise<FetchedBlock> {
@@ -225,6 +241,8 @@ export class HttpFetcher {
     let bytes: Uint8Array;
     if (r.spec.kind === "published") {
       bytes = (await this.client.get(new URL(`blocks/${item.hash}`, r.base).href, { maxBytes: max, signal })).body;
+    } else if (r.spec.kind === "oci") {
+      bytes = await this.ociOf(r).fetchBlock(item.hash, max, signal);
     } else {
       const b = await this.bundleOf(r);
       const e = b.entry(item.hash);
@@ -249,6 +267,11 @@ export class HttpFetcher {
       });
     }
     return r.bundle;
+  }
+
+  private ociOf(r: Remote): OciRemote {
+    r.oci ??= new OciRemote(parseOciReference(r.spec.url), this.client, { keepExtra: this.keepExtra });
+    return r.oci;
   }
 
   private signal(extra?: AbortSignal): AbortSignal {
@@ -292,9 +315,10 @@ export function formatBytes(n: number): string {
 }
 
 /**
- * The manifest lists remotes as plain URLs. Convention: a URL ending in "/" is a published
+ * The manifest lists remotes as plain URLs. Convention: oci:// (oci+http://) is a registry; a URL ending in "/" is a published
  * folder; anything else is a bundle file (`.vmsfx` or a one-file executable) read by range.
  */
 export function remoteFromUrl(url: string): RemoteSpec {
+  if (isOciUrl(url)) return { kind: "oci", url };
   return new URL(url).pathname.endsWith("/") ? { kind: "published", url } : { kind: "bundle", url };
 }

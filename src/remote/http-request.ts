@@ -44,12 +44,16 @@ export interface GetOptions extends Expectation {
   limits: RequestLimits;
   dispatcher: Dispatcher;
   signal?: AbortSignal;
+  /** Sent to the first server only; a redirect to another origin goes without it (redirect-policy.ts). */
+  authorization?: string;
 }
 
 export interface GetResult {
   body: Buffer;
   /** Size of the whole file, from Content-Range (or the body, for a 200). */
   total?: number;
+  /** True when a range was asked for and the server sent the whole file (see `wholeIfIgnored`). */
+  whole?: boolean;
 }
 
 export async function httpGet(url: string, o: GetOptions): Promise<GetResult> {
@@ -115,7 +119,8 @@ class Attempt {
     }
     this.url = target.href;
     if (target.protocol !== "http:" && target.protocol !== "https:") throw this.fail({ kind: "refused", reason: `${target.protocol} is not supported; use an http:// or https:// address` });
-    return hopFor(target);
+    const hop = hopFor(target);
+    return this.o.authorization && !hop.authorization ? { ...hop, authorization: this.o.authorization } : hop;
   }
 
   async send(hop: Hop): Promise<Dispatcher.ResponseData> {
@@ -136,13 +141,15 @@ class Attempt {
 
   async read(res: Dispatcher.ResponseData): Promise<GetResult> {
     const floor = startThroughputFloor(this.o.limits, (reason) => this.fail({ kind: "interrupted", reason }));
+    const whole = !!this.o.range && res.statusCode === 200 && this.o.wholeIfIgnored !== undefined;
+    const max = whole ? this.o.wholeIfIgnored! : this.o.maxBytes;
     const chunks: Buffer[] = [];
     let received = 0;
     try {
       for await (const chunk of res.body as AsyncIterable<Buffer>) {
         received += chunk.byteLength;
         floor.add(chunk.byteLength);
-        if (received > this.o.maxBytes) throw this.fail({ kind: "too-large", reason: `sent more than the ${this.o.maxBytes} bytes expected; stopped reading` });
+        if (received > max) throw this.fail({ kind: "too-large", reason: `sent more than the ${max} bytes expected; stopped reading` });
         chunks.push(chunk);
       }
     } catch (e) {
@@ -154,12 +161,12 @@ class Attempt {
     }
     const bad = checkBody(res.statusCode, res.headers, received);
     if (bad) throw this.fail(bad);
-    return { body: Buffer.concat(chunks, received), total: totalOf(res.statusCode, res.headers, received) };
+    return { body: Buffer.concat(chunks, received), total: totalOf(res.statusCode, res.headers, received), ...(whole ? { whole } : {}) };
   }
 
   fail(v: Verdict, cause?: unknown): RemoteError {
     if (!this.verdict) {
-      this.verdict = new RemoteError(v.kind, this.url, v.reason, { cause, ...(v.retryAfterMs === undefined ? {} : { retryAfterMs: v.retryAfterMs }) });
+      this.verdict = new RemoteError(v.kind, this.url, v.reason, { cause, ...(v.retryAfterMs === undefined ? {} : { retryAfterMs: v.retryAfterMs }), ...(v.status === undefined ? {} : { status: v.status }) });
       this.controller.abort(this.verdict);
     }
     return this.verdict;
@@ -189,6 +196,7 @@ export interface ClientOptions {
 
 export interface GetRequest extends Expectation {
   signal?: AbortSignal;
+  authorization?: string;
 }
 
 /** The connection pool and limits shared by every request of one launch; close() ends them. */

@@ -8,6 +8,7 @@ import { isLockedManifest, type BundleSource } from "../snapshot/bundle-reader";
 import { checkSignature, parseSignature } from "../policy/signature";
 import { checkEngineIdentity } from "../engine/engine-assets";
 import { HttpFetcher, remoteFromUrl } from "./http-fetcher";
+import { isOciUrl, ociReferenceProblem, parseOciReference } from "../snapshot/oci-reference";
 
 /**
  * Updates of a thin bundle: the publisher publishes a newer snapshot to the same place
@@ -44,12 +45,25 @@ function sameVersion(a: Manifest, b: Manifest): boolean {
   return serializeManifest({ ...a, remotes: undefined }).equals(serializeManifest({ ...b, remotes: undefined }));
 }
 
-function accept(bundle: BundleSource, manifestBytes: Buffer, signature: Buffer | undefined, where: string, engine: EngineIdentity, requireSigner?: string): AcceptedUpdate {
+/**
+ * A registry serves each version from its own artifact: the update's blocks come from the one
+ * its tag named when it was taken (`pinned`), which replaces the app's reference to that repository.
+ */
+function repin(remotes: string[] | undefined, pinned: string | undefined): string[] | undefined {
+  if (!remotes || !pinned || !isOciUrl(pinned)) return remotes;
+  const repo = (u: string) => {
+    const r = parseOciReference(u);
+    return `${r.registry}/${r.repository}`;
+  };
+  return remotes.map((u) => (isOciUrl(u) && repo(u) === repo(pinned) ? pinned : u));
+}
+
+function accept(bundle: BundleSource, manifestBytes: Buffer, signature: Buffer | undefined, where: string, engine: EngineIdentity, requireSigner?: string, pinned?: string): AcceptedUpdate {
   if (!signature) throw new VmsfxError("VMSFX_UPDATE_REFUSED", `${where}: the update is not signed, so it was not taken. Its publisher must publish a signed bundle.`);
   checkSignature(manifestBytes, parseSignature(signature, where), where, requireSigner ?? signerOf(bundle, where));
   const published = parseManifest(manifestBytes);
   // The update keeps this app's servers: a published manifest names none of its own.
-  const manifest = { ...published, remotes: published.remotes ?? bundle.manifest.remotes };
+  const manifest = { ...published, remotes: published.remotes ?? repin(bundle.manifest.remotes, pinned) };
   checkEngineIdentity(manifest.engine, engine, where);
   return { manifest, manifestBytes, signature, sha256: sha256Hex(manifestBytes) };
 }
@@ -71,10 +85,11 @@ export async function checkForUpdate(bundle: BundleSource, inUse: Manifest, stat
     const got = await fetcher.fetchManifest();
     const from = `${got.remote} (update)`;
     if (isLockedManifest(got.manifestBytes)) throw new VmsfxError("VMSFX_UPDATE_REFUSED", `${from}: the published version is encrypted; updates of encrypted apps are not supported yet.`);
-    const update = accept(bundle, got.manifestBytes, got.signature, from, engine, requireSigner);
+    const pinned = isOciUrl(got.remote) ? got.remote : undefined;
+    const update = accept(bundle, got.manifestBytes, got.signature, from, engine, requireSigner, pinned);
     if (sameVersion(update.manifest, inUse)) return { status: "current" };
     const file = path.join(stateDir, UPDATE_FILE);
-    const record = { format: "vmsfx-update", manifest: update.manifestBytes.toString("base64"), signature: update.signature.toString("base64") };
+    const record = { format: "vmsfx-update", manifest: update.manifestBytes.toString("base64"), signature: update.signature.toString("base64"), ...(pinned ? { remote: pinned } : {}) };
     await writeFileAtomic(file, Buffer.from(JSON.stringify(record))).catch((e) => Promise.reject(fromFsError(e, file, "keeping the update")));
     return { status: "updated", update, remote: got.remote };
   } finally {
@@ -87,7 +102,7 @@ export async function loadAcceptedUpdate(bundle: BundleSource, stateDir: string,
   const file = path.join(stateDir, UPDATE_FILE);
   const bytes = await fsp.readFile(file).catch((e: NodeJS.ErrnoException) => (e.code === "ENOENT" ? undefined : Promise.reject(fromFsError(e, file, "reading the update"))));
   if (!bytes) return undefined;
-  let record: { format?: unknown; manifest?: unknown; signature?: unknown };
+  let record: { format?: unknown; manifest?: unknown; signature?: unknown; remote?: unknown };
   try {
     record = JSON.parse(bytes.toString("utf8"));
   } catch {
@@ -96,7 +111,9 @@ export async function loadAcceptedUpdate(bundle: BundleSource, stateDir: string,
   if (record.format !== "vmsfx-update" || typeof record.manifest !== "string" || typeof record.signature !== "string") {
     throw new VmsfxError("VMSFX_UPDATE_REFUSED", `${file} is damaged. Delete it to use the version in the app file, or run with --update to fetch the update again.`);
   }
-  return accept(bundle, Buffer.from(record.manifest, "base64"), Buffer.from(record.signature, "base64"), file, engine, requireSigner);
+  // `remote` only says where blocks are fetched from (each is checked by its hash): a bad one costs downloads, never trust.
+  const pinned = typeof record.remote === "string" && isOciUrl(record.remote) && !ociReferenceProblem(record.remote) ? record.remote : undefined;
+  return accept(bundle, Buffer.from(record.manifest, "base64"), Buffer.from(record.signature, "base64"), file, engine, requireSigner, pinned);
 }
 
 /**

@@ -1,14 +1,12 @@
 import { promises as fsp } from "node:fs";
 import * as path from "node:path";
 import { VmsfxError, fromFsError } from "../errors";
-import { MAX_BLOCK, parseManifest, type BlockHash } from "../snapshot/manifest";
+import { MAX_BLOCK, type BlockHash } from "../snapshot/manifest";
 import { MAX_STORED_OVERHEAD } from "../snapshot/block-codec";
-import { openBundleContainer } from "../snapshot/bundle-reader";
-import { isLockedManifest } from "../snapshot/bundle-manifest";
 import { sha256 } from "../snapshot/bundle-layout";
-import { hotOrder } from "../snapshot/hot-order";
-import { BLOCKS_DIR, MANIFEST_FILE, openSnapshotDir } from "../snapshot/snapshot-dir";
+import { BLOCKS_DIR, MANIFEST_FILE } from "../snapshot/snapshot-dir";
 import { writeFileAtomic } from "../snapshot/atomic-file";
+import { planFor, type Plan, type PlanItem } from "./publish-source";
 
 /**
  * `publish`: a static layout of a snapshot that any web server, CDN or S3-compatible bucket
@@ -83,13 +81,6 @@ const HASH_RE = /^[0-9a-f]{64}$/;
 /** The largest stored block any vmsfx writes; an existing file bigger than this is not even read. */
 const MAX_STORED_BLOCK = MAX_BLOCK + MAX_STORED_OVERHEAD;
 
-interface PlanItem {
-  hash: BlockHash;
-  /** Raw length, for the source's size check. */
-  rawLength: number;
-  /** Stored length when the source knows it without reading (a bundle's TOC). */
-  storedLength?: number;
-}
 
 /** Validates an index.json a client fetched (or one found in the output folder). */
 export function parsePublishIndex(bytes: Uint8Array, where: string): PublishIndex {
@@ -126,58 +117,6 @@ export function parsePublishIndex(bytes: Uint8Array, where: string): PublishInde
     blocks: count(o.blocks, "blocks"),
     bytes: count(o.bytes, "bytes"),
   };
-}
-
-/** What to publish: the manifest entry's bytes, the signature, the blocks in hot order, and where to read them. */
-interface Plan {
-  location: string;
-  manifestBytes: Buffer;
-  signature?: Buffer;
-  encrypted: boolean;
-  items: PlanItem[];
-  readStored(hash: BlockHash, rawLength: number): Promise<Uint8Array>;
-  close(): Promise<void>;
-}
-
-/**
- * A bundle is read as a container only: nothing here needs its manifest unlocked. An encrypted
- * bundle's TOC is the list of blocks (already named by their sealed bytes); a plain one's
- * manifest gives the hot order.
- */
-async function bundlePlan(input: string): Promise<Plan> {
-  const c = await openBundleContainer(input);
-  const base = { location: input, manifestBytes: c.manifestBytes, signature: c.signature, readStored: c.readStored, close: () => c.port.close() };
-  try {
-    if (isLockedManifest(c.manifestBytes)) {
-      const items = [...c.toc.blocks].map(([hash, e]) => ({ hash, rawLength: e.length, storedLength: e.length }));
-      return { ...base, encrypted: true, items };
-    }
-    const items = hotOrder(parseManifest(c.manifestBytes)).map(({ hash, size }) => ({ hash, rawLength: size, storedLength: c.toc.blocks.get(hash)?.length }));
-    return { ...base, encrypted: false, items };
-  } catch (e) {
-    await base.close();
-    throw e;
-  }
-}
-
-/** A snapshot directory: publish manifest.json's own bytes, and the blocks those bytes name. */
-async function directoryPlan(input: string): Promise<Plan> {
-  const source = await openSnapshotDir(input);
-  try {
-    const file = path.join(input, MANIFEST_FILE);
-    const manifestBytes = await fsp.readFile(file).catch((e) => Promise.reject(fromFsError(e, file, "reading the manifest")));
-    const items = hotOrder(parseManifest(manifestBytes)).map(({ hash, size }) => ({ hash, rawLength: size }));
-    return { location: source.location, manifestBytes, encrypted: false, items, readStored: (h, n) => source.readStored(h, n), close: () => source.close() };
-  } catch (e) {
-    await source.close();
-    throw e;
-  }
-}
-
-async function planFor(input: string): Promise<Plan> {
-  const st = await fsp.stat(input).catch(() => undefined);
-  if (!st) throw new VmsfxError("VMSFX_FILE_NOT_FOUND", `${input}: no such file or directory.`);
-  return st.isDirectory() ? directoryPlan(input) : bundlePlan(input);
 }
 
 /** The size of `file` when it exists and holds exactly the block named `hash`; else undefined. */

@@ -16,6 +16,12 @@ export interface Expectation {
   range?: ByteRange;
   /** Size of the whole file as learned earlier: a Content-Range saying otherwise means it changed. */
   expectedTotal?: number;
+  /**
+   * A server that ignores Range may answer with the whole file (a 200) of at most this many
+   * bytes, and the caller takes what it needs from it (a registry's pack: every block is still
+   * checked by its hash). Without it, such an answer is refused.
+   */
+  wholeIfIgnored?: number;
 }
 
 export type Headers = Record<string, string | string[] | undefined>;
@@ -38,6 +44,10 @@ export function checkHeaders(status: number, h: Headers, o: Expectation, now = D
   const length = header(h, "content-length");
   const declared = length === undefined ? undefined : Number(length);
   if (declared !== undefined && !(Number.isSafeInteger(declared) && declared >= 0)) return protocol("sent an invalid Content-Length");
+  if (o.range && status === 200 && o.wholeIfIgnored !== undefined) {
+    if (declared !== undefined && declared > o.wholeIfIgnored) return { kind: "too-large", reason: `ignored Range and announced ${declared} bytes where at most ${o.wholeIfIgnored} were expected; not read` };
+    return undefined;
+  }
   if (o.range && status === 200) {
     // The server ignored Range. Only a suffix request for more than the whole file is then
     // equivalent (the whole file is the answer); anything else would be the wrong bytes.
@@ -50,13 +60,13 @@ export function checkHeaders(status: number, h: Headers, o: Expectation, now = D
 }
 
 function statusProblem(status: number, h: Headers, now: number): Verdict | undefined {
-  if (status === 404 || status === 410) return { kind: "not-found", reason: `not found (${status})` };
+  if (status === 404 || status === 410) return { kind: "not-found", reason: `not found (${status})`, status };
   if (status >= 500 || status === 408 || status === 429) {
     const retryAfterMs = status === 429 || status === 503 ? parseRetryAfter(header(h, "retry-after"), now) : undefined;
-    return { kind: "server", reason: `server error ${status}`, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) };
+    return { kind: "server", reason: `server error ${status}`, status, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) };
   }
-  if (status === 416) return { kind: "refused", reason: "answered 416 (range not satisfiable): the file there is shorter than its table of contents says" };
-  if (status !== 200 && status !== 206) return { kind: "refused", reason: `answered ${status}` };
+  if (status === 416) return { kind: "refused", reason: "answered 416 (range not satisfiable): the file there is shorter than its table of contents says", status };
+  if (status !== 200 && status !== 206) return { kind: "refused", reason: `answered ${status}`, status };
   return undefined;
 }
 

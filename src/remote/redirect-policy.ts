@@ -36,8 +36,13 @@ export function nextHop(from: Hop, status: number, location: string | undefined,
   if (next.protocol !== "http:" && next.protocol !== "https:") return refuse(`redirects to ${next.protocol} which is not supported; refused`);
   // Same server, or anywhere over https: a plain-http redirect to another host could be
   // anyone on the path. (Blocks are hash-checked anyway; this keeps requests honest.)
-  if (next.origin !== from.url.origin && next.protocol !== "https:") return refuse(`redirects to ${next.origin}, another server over plain http; refused`);
+  if (next.origin !== from.url.origin && next.protocol !== "https:" && !(isLoopback(next) && isLoopback(from.url))) return refuse(`redirects to ${next.origin}, another server over plain http; refused`);
   return hopFor(next, from);
+}
+
+/** This machine: a plain-http hop between two of its own servers crosses no network. */
+function isLoopback(u: URL): boolean {
+  return u.hostname === "localhost" || u.hostname === "[::1]" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(u.hostname);
 }
 
 function basic(url: URL): string {

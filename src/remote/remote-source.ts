@@ -34,7 +34,7 @@ export function openRemoteBacked(local: SnapshotSource & Partial<Pick<BundleSour
   // RAM arrives as ~100-500 blocks before the guest can run: with per-request latency, the number
   // of requests in flight is what bounds the wait (measured at 20 ms per request: guest running
   // after 965 ms with 6 sockets, 610 ms with 16).
-  const fetcher = new HttpFetcher(remotes.map(remoteFromUrl), { maxSockets: PARALLEL });
+  const fetcher = new HttpFetcher(remotes.map(remoteFromUrl), { maxSockets: PARALLEL, keepExtra: (h, b) => keep(h, b) });
   const inFile = (h: BlockHash) => (local.entry ? local.entry(h) !== undefined : local.storedSize(h) !== undefined);
   const cachePath = (h: BlockHash) => {
     if (!HASH.test(h)) throw new Error(`not a block name: ${h}`);

@@ -6,6 +6,7 @@ import { blockCount, blockRefs, namedMaps, uniqueBlocks } from "./block-maps";
 export { blockCount, blockLength } from "./block-maps";
 import { validatePolicy, type Policy } from "./policy-schema";
 import { parseOutboundRule } from "../engine/outbound-rules";
+import { ociReferenceProblem } from "./oci-reference";
 
 /**
  * The manifest is the one trusted description of a snapshot: it names every block by SHA-256,
@@ -186,7 +187,10 @@ export function validateRemotes(v: unknown): string[] {
     } catch {
       fail(`remotes[${i}]`, "is not a URL");
     }
-    if (url.protocol !== "https:" && url.protocol !== "http:") fail(`remotes[${i}]`, "must be an http:// or https:// URL");
+    if (url.protocol === "oci:" || url.protocol === "oci+http:") {
+      const problem = ociReferenceProblem(s);
+      if (problem) fail(`remotes[${i}]`, problem);
+    } else if (url.protocol !== "https:" && url.protocol !== "http:") fail(`remotes[${i}]`, "must be an http://, https:// or oci:// URL");
     return s;
   });
 }
