@@ -7,6 +7,7 @@ import { deliverPageInput, parsePageInput, winsizeLine } from "./page-input";
 import { PageLink } from "./page-link";
 import { MSG_SERIAL } from "./page-protocol";
 import { ScreenMirror } from "./screen-mirror";
+import { SizeRepeat } from "./size-repeat";
 
 /**
  * The browser window (`--gui`): the guest's VGA screen and serial console in a page on loopback,
@@ -44,8 +45,15 @@ export async function startGui(host: GuestHost, opts: GuiStart): Promise<GuiSess
   if (opts.consoleTail) mirror.output(Buffer.from(opts.consoleTail, "latin1"));
   const links = new Set<PageLink>();
   let closing = false;
+  // A page's first size may reach the app while it starts, and be lost (size-repeat.ts).
+  const repeat = new SizeRepeat((rows, cols) => {
+    if (!closing && links.size > 0) host.agentInput(winsizeLine(rows, cols));
+  });
+  const terminalResized = () => repeat.cancel();
+  opts.stdout.on("resize", terminalResized);
 
   host.on("serial", (bytes) => {
+    repeat.output();
     const msg = mirror.output(bytes);
     for (const link of links) link.serial(msg);
   });
@@ -62,6 +70,7 @@ export async function startGui(host: GuestHost, opts: GuiStart): Promise<GuiSess
       let sized = false;
       ws.on("close", () => {
         links.delete(link);
+        if (links.size === 0) repeat.cancel();
         // The last page that sized the guest's console is gone: the terminal's size is back (the
         // launcher only gives a terminal's size), unless the session is ending anyway.
         const { isTTY, rows, columns } = opts.stdout;
@@ -75,7 +84,10 @@ export async function startGui(host: GuestHost, opts: GuiStart): Promise<GuiSess
       ws.on("message", (data, isBinary) => {
         const input = !isBinary && Buffer.isBuffer(data) ? parsePageInput(data) : undefined;
         if (!input) return;
-        if (input.t === "winsize") sized = true;
+        if (input.t === "winsize") {
+          repeat.sized(input.rows, input.cols, !sized);
+          sized = true;
+        }
         deliverPageInput(input, host, opts.onSuspend);
       });
     },
@@ -90,6 +102,8 @@ export async function startGui(host: GuestHost, opts: GuiStart): Promise<GuiSess
     url: server.url,
     async close(message: string) {
       closing = true;
+      repeat.cancel();
+      opts.stdout.off("resize", terminalResized);
       for (const link of links) {
         link.notice({ t: "bye", message });
         link.close();
