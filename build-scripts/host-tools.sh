@@ -8,7 +8,8 @@
 # Tools: nginx, chromium, qemu-aarch64, arm64-sysroot (a linux-arm64 userland for qemu-user,
 # build-scripts/arm64-sysroot.sh), umoci and skopeo (real OCI tools that make the tests' images),
 # mmdebstrap (with arch-test: an app's file system from Debian i386 packages),
-# qemu-system-i386 (the benchmark's peer).
+# qemu-system-i386 (the benchmark's peer), docker-registry (the CNCF distribution registry, for
+# the registry tests) and openssl (the certificate its token auth trusts).
 # Prints one JSON object on stdout: for each tool, its path, or null with the command that
 # would install it. Progress goes to stderr. Exits 0 even when a tool cannot be had: the caller
 # decides (the tests skip what needs it and say so in one line).
@@ -23,7 +24,7 @@ REPO_ROOT=$(cd "$(dirname "$SCRIPT_PATH")/.." && pwd)
 source "$REPO_ROOT/build-scripts/lib/host-tools.sh"
 
 TOOLS=("$@")
-((${#TOOLS[@]})) || TOOLS=(nginx chromium qemu-aarch64 arm64-sysroot umoci skopeo mmdebstrap)
+((${#TOOLS[@]})) || TOOLS=(nginx chromium qemu-aarch64 arm64-sysroot umoci skopeo mmdebstrap docker-registry openssl)
 
 # The Debian packages that bring each tool, first choice first.
 packages_of() {
@@ -35,7 +36,9 @@ packages_of() {
 		umoci) echo "umoci" ;;
 		skopeo) echo "skopeo" ;;
 		mmdebstrap) echo "mmdebstrap" ;;
-		*) die "unknown tool '$1' (known: nginx chromium qemu-aarch64 arm64-sysroot umoci skopeo mmdebstrap qemu-system-i386)" ;;
+		docker-registry) echo "docker-registry" ;;
+		openssl) echo "openssl" ;;
+		*) die "unknown tool '$1' (known: nginx chromium qemu-aarch64 arm64-sysroot umoci skopeo mmdebstrap docker-registry openssl qemu-system-i386)" ;;
 	esac
 }
 

@@ -36,6 +36,8 @@ const NEEDED_BY: Record<HostToolName, string> = {
   umoci: "the tests that read images made by real OCI tools",
   skopeo: "the tests that read images made by real OCI tools",
   mmdebstrap: "the tests that build an app's file system from Debian packages",
+  "docker-registry": "the tests that publish to and pull from a real OCI registry",
+  openssl: "the registry tests with token authentication",
 };
 
 function provideHostTools(): Partial<Record<HostToolName, HostTool>> {

@@ -82,12 +82,17 @@ export interface ThinOptions {
   include?: "none" | "memory" | "hot";
 }
 
-/** Which blocks a thin bundle keeps (the device state always: it is tiny and needed first). */
+/**
+ * Which blocks a thin bundle keeps: the device state always (tiny, needed first), and an app's
+ * fresh data disk (a few KiB: a quit keeps that disk whole without waiting on the network, which
+ * is what lets the user's data move on to a new version, `--update` included).
+ */
 export function thinSelection(m: Manifest, include: ThinOptions["include"] = "memory"): Set<BlockHash> {
   if (include === "hot" && !m.hot) throw new VmsfxError("VMSFX_USAGE", "--include hot needs a recorded hot set: run `vmsfx record <snapshot>` first.");
   const parts: readonly MapPart[] = include === "none" ? ["state"] : RESUME_PARTS;
-  const refs = [...blockRefs(m, (part) => parts.includes(part)), ...(include === "hot" ? hotRefs(m) : [])];
-  return new Set(refs.map((r) => r.hash));
+  const dataDisk = m.app ? m.disks.find((d) => d.slot === m.app!.dataDisk)?.map.blocks ?? [] : [];
+  const refs = [...blockRefs(m, (part) => parts.includes(part)), ...(include === "hot" ? hotRefs(m) : [])].map((r) => r.hash);
+  return new Set([...refs, ...dataDisk.filter((h): h is BlockHash => h !== null)]);
 }
 
 export interface RestrictOptions {

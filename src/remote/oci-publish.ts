@@ -52,7 +52,7 @@ export async function publishToRegistry(input: string, ref: OciReference, o: Oci
     o.onPhase?.(`reading ${plan.items.length} blocks into packs`);
     let read = 0;
     const rawLength = new Map(plan.items.map((i) => [i.hash, i.rawLength]));
-    const packs = await planPacks(plan.items.map((i) => i.hash), (h) => readChecked(plan, h, rawLength.get(h)!), undefined, () => o.onProgress?.(++read, plan.items.length));
+    const packs = await planPacks(plan.items, (h) => readChecked(plan, h, rawLength.get(h)!), undefined, () => o.onProgress?.(++read, plan.items.length));
     const manifestSha256 = sha256(plan.manifestBytes);
     const index = serializePackIndex({ format: PACK_INDEX_FORMAT, version: PACK_INDEX_VERSION, manifestSha256, packs });
     const small = (mediaType: string, bytes: Buffer, title: string): Blob => ({ descriptor: descriptor(mediaType, bytes, title), source: bytesSource(bytes) });

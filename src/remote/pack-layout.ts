@@ -60,9 +60,11 @@ export function endsPack(hash: BlockHash, packBytes: number, l: PackLimits = DEF
 
 /**
  * Builds packs from blocks read one at a time (memory: one block). `read` returns a block's
- * stored bytes, already checked against its name.
+ * stored bytes, already checked against its name. A pack also ends where the section changes
+ * (resume state, hot set, disks, boot files): the resume state is new in every version, and a
+ * pack holding it and disk blocks would never be reused.
  */
-export async function planPacks(hashes: readonly BlockHash[], read: (h: BlockHash) => Promise<Uint8Array>, l: PackLimits = DEFAULT_PACK_LIMITS, onBlock?: () => void): Promise<Pack[]> {
+export async function planPacks(items: readonly { hash: BlockHash; section?: number }[], read: (h: BlockHash) => Promise<Uint8Array>, l: PackLimits = DEFAULT_PACK_LIMITS, onBlock?: () => void): Promise<Pack[]> {
   const packs: Pack[] = [];
   let blocks: PackedBlock[] = [];
   let size = 0;
@@ -73,13 +75,13 @@ export async function planPacks(hashes: readonly BlockHash[], read: (h: BlockHas
     size = 0;
     hasher = createHash("sha256");
   };
-  for (const hash of hashes) {
+  for (const [i, { hash, section }] of items.entries()) {
     const bytes = await read(hash);
     blocks.push({ hash, offset: size, length: bytes.byteLength });
     hasher.update(bytes);
     size += bytes.byteLength;
     onBlock?.();
-    if (endsPack(hash, size, l)) close();
+    if (endsPack(hash, size, l) || (i + 1 < items.length && items[i + 1].section !== section)) close();
   }
   if (blocks.length) close();
   return packs;

@@ -4,7 +4,8 @@ import { VmsfxError, fromFsError } from "../errors";
 import { parseManifest, type BlockHash } from "../snapshot/manifest";
 import { openBundleContainer } from "../snapshot/bundle-reader";
 import { isLockedManifest } from "../snapshot/bundle-manifest";
-import { hotOrder } from "../snapshot/hot-order";
+import { hotSections } from "../snapshot/hot-order";
+import type { Manifest } from "../snapshot/manifest";
 import { MANIFEST_FILE, openSnapshotDir } from "../snapshot/snapshot-dir";
 
 /**
@@ -19,6 +20,8 @@ export interface PlanItem {
   rawLength: number;
   /** Stored length when the source knows it without reading (a bundle's TOC). */
   storedLength?: number;
+  /** Which part of the hot order it belongs to (hot-order.ts hotSections); packs never straddle two. */
+  section: number;
 }
 
 /** What to publish: the manifest entry's bytes, the signature, the blocks in hot order, and where to read them. */
@@ -42,10 +45,10 @@ async function bundlePlan(input: string): Promise<Plan> {
   const base = { location: input, manifestBytes: c.manifestBytes, signature: c.signature, readStored: c.readStored, close: () => c.port.close() };
   try {
     if (isLockedManifest(c.manifestBytes)) {
-      const items = [...c.toc.blocks].map(([hash, e]) => ({ hash, rawLength: e.length, storedLength: e.length }));
+      const items = [...c.toc.blocks].map(([hash, e]) => ({ hash, rawLength: e.length, storedLength: e.length, section: 0 }));
       return { ...base, encrypted: true, items };
     }
-    const items = hotOrder(parseManifest(c.manifestBytes)).map(({ hash, size }) => ({ hash, rawLength: size, storedLength: c.toc.blocks.get(hash)?.length }));
+    const items = itemsOf(parseManifest(c.manifestBytes)).map((i) => ({ ...i, storedLength: c.toc.blocks.get(i.hash)?.length }));
     return { ...base, encrypted: false, items };
   } catch (e) {
     await base.close();
@@ -59,12 +62,17 @@ async function directoryPlan(input: string): Promise<Plan> {
   try {
     const file = path.join(input, MANIFEST_FILE);
     const manifestBytes = await fsp.readFile(file).catch((e) => Promise.reject(fromFsError(e, file, "reading the manifest")));
-    const items = hotOrder(parseManifest(manifestBytes)).map(({ hash, size }) => ({ hash, rawLength: size }));
+    const items = itemsOf(parseManifest(manifestBytes));
     return { location: source.location, manifestBytes, encrypted: false, items, readStored: (h, n) => source.readStored(h, n), close: () => source.close() };
   } catch (e) {
     await source.close();
     throw e;
   }
+}
+
+/** The manifest's blocks in hot order, each with its section. */
+function itemsOf(m: Manifest): PlanItem[] {
+  return hotSections(m).flatMap((blocks, section) => blocks.map(({ hash, size }) => ({ hash, rawLength: size, section })));
 }
 
 export async function planFor(input: string): Promise<Plan> {

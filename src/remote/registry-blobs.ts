@@ -124,10 +124,10 @@ export interface BlobRead {
  */
 export async function readBlob(c: RegistryClient, http: HttpClient, digest: string, r: BlobRead): Promise<GetResult> {
   const url = c.url(`blobs/${digest}`);
-  const get = async (renew: boolean) =>
-    http.get(url, { maxBytes: r.maxBytes, range: r.range, ...(r.range && r.size !== undefined ? { wholeIfIgnored: r.size } : {}), signal: r.signal, authorization: await c.authorization(renew) });
+  const get = (authorization: string | undefined) => http.get(url, { maxBytes: r.maxBytes, range: r.range, ...(r.range && r.size !== undefined ? { wholeIfIgnored: r.size } : {}), signal: r.signal, authorization });
   try {
-    return await get(false).catch((e: unknown) => (e instanceof RemoteError && (e.status === 401 || e.status === 403) ? get(true) : Promise.reject(e)));
+    const first = await c.authorization();
+    return await get(first).catch(async (e: unknown) => (e instanceof RemoteError && (e.status === 401 || e.status === 403) ? get(await c.authorization(first ?? "")) : Promise.reject(e)));
   } catch (e) {
     if (e instanceof RemoteError && e.status !== undefined && [401, 403, 404, 429].includes(e.status)) {
       throw registryError({ status: e.status, headers: e.retryAfterMs === undefined ? {} : { "retry-after": String(Math.ceil(e.retryAfterMs / 1000)) }, body: Buffer.alloc(0), url }, c.where, `blob ${digest}`, undefined);

@@ -34,6 +34,7 @@ export class RegistryClient {
   private readonly ownHttp: boolean;
   private challenge?: Challenge;
   private token?: Token;
+  private renewing?: Promise<Token>;
   private credentials?: Promise<Credentials | undefined>;
 
   constructor(
@@ -51,24 +52,32 @@ export class RegistryClient {
     return `${this.base}${this.ref.repository}/${pathInRepo}`;
   }
 
-  /** The Authorization to send now (undefined until a 401 said one is needed), renewed when expired or when `renew`. */
-  async authorization(renew = false): Promise<string | undefined> {
+  /**
+   * The Authorization to send now (undefined until a 401 said one is needed). `refused`: the one
+   * a request was just refused with; a new token is asked for unless another request already
+   * got one since, so many requests refused at once cost one token request.
+   */
+  async authorization(refused?: string): Promise<string | undefined> {
     if (!this.challenge) return undefined;
     if (this.challenge.scheme === "basic") {
       const c = await this.creds();
       if (!c) throw denied(this.where, "asks for a user name and password", undefined);
       return basicAuthorization(c);
     }
-    if (!renew && this.token && this.token.expiresAt > Date.now()) return `Bearer ${this.token.value}`;
-    this.token = await this.fetchToken(this.challenge);
+    const current = this.token && `Bearer ${this.token.value}`;
+    if (current && this.token!.expiresAt > Date.now() && current !== refused) return current;
+    const challenge = this.challenge;
+    this.renewing ??= this.fetchToken(challenge).finally(() => (this.renewing = undefined));
+    this.token = await this.renewing;
     return `Bearer ${this.token.value}`;
   }
 
   /** One API request, authenticated, retried on network trouble (unless `once`), 5xx and short 429s; `ok` statuses are returned, others thrown as our errors. */
   async call(method: Method, url: string, r: Omit<RegistryRequest, "method"> & { ok: number[]; what: string; once?: boolean }): Promise<RegistryResponse> {
     let renewed = false;
+    let refused: string | undefined;
     for (let attempt = 0; ; attempt++) {
-      const authorization = await this.authorization();
+      const authorization = await this.authorization(refused);
       let res: RegistryResponse;
       try {
         res = await this.http.send(url, { ...r, method, headers: { ...r.headers, ...(authorization ? { authorization } : {}) } });
@@ -87,7 +96,7 @@ export class RegistryClient {
         if (res.status === 401 && challenge) this.challenge = challenge;
         if (this.challenge) {
           renewed = true;
-          this.token = undefined;
+          refused = authorization ?? "";
           continue;
         }
       }

@@ -8,10 +8,16 @@ import { blockRefs, hotRefs, isBootPart, isDiskPart, RESUME_PARTS, uniqueBlocks 
  * demand; boot files only matter for a cold boot.
  */
 export function hotOrder(m: Manifest): { hash: BlockHash; size: number }[] {
-  return uniqueBlocks([
-    ...blockRefs(m, (p) => RESUME_PARTS.includes(p)),
-    ...hotRefs(m),
-    ...blockRefs(m, isDiskPart),
-    ...blockRefs(m, isBootPart),
-  ]);
+  return hotSections(m).flat();
+}
+
+/**
+ * The same order cut where what changes between versions changes: the resume state (new with
+ * every capture), the recorded hot set, the other disk blocks, the boot files. Each block once,
+ * in the first section that names it. A registry's packs never straddle two (pack-layout.ts).
+ */
+export function hotSections(m: Manifest): { hash: BlockHash; size: number }[][] {
+  const seen = new Set<BlockHash>();
+  const sections = [blockRefs(m, (p) => RESUME_PARTS.includes(p)), hotRefs(m), blockRefs(m, isDiskPart), blockRefs(m, isBootPart)];
+  return sections.map((refs) => uniqueBlocks(refs).filter((b) => !seen.has(b.hash) && seen.add(b.hash)));
 }

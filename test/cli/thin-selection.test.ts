@@ -23,6 +23,12 @@ describe("thinSelection: what a thin bundle keeps, walked with block-maps.ts", (
     expect(sorted(thinSelection(manifest, "hot"))).toEqual([1, 2, 3, 4, 6, 9].map(h));
   });
 
+  it("regression: an app's data disk is always kept (a thin app's quit could not keep it whole offline, so --update moved the user's data aside)", () => {
+    const app = { ...manifest, disks: [...manifest.disks, { slot: "hdb", map: map(12288, 4096, [10, null, 11]) }], app: { protocol: 2, dataDisk: "hdb", data: ["/data"] } } as unknown as Manifest;
+    expect(sorted(thinSelection(app, "none"))).toEqual([1, 2, 10, 11].map(h));
+    expect(sorted(thinSelection(app))).toEqual([1, 2, 3, 9, 10, 11].map(h).sort());
+  });
+
   it("hot without a recorded hot set is a usage error", () => {
     expect(() => thinSelection({ ...manifest, hot: undefined }, "hot")).toThrow(expect.objectContaining({ code: "VMSFX_USAGE" }));
   });

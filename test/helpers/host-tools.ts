@@ -6,7 +6,7 @@ import { inject } from "vitest";
  * that could not be had is skipped; the global setup has already said, in one line per tool,
  * what to install.
  */
-export type HostToolName = "nginx" | "chromium" | "qemu-aarch64" | "arm64-sysroot" | "umoci" | "skopeo" | "mmdebstrap";
+export type HostToolName = "nginx" | "chromium" | "qemu-aarch64" | "arm64-sysroot" | "umoci" | "skopeo" | "mmdebstrap" | "docker-registry" | "openssl";
 
 export interface HostTool {
   path: string | null;

@@ -9,7 +9,7 @@ const limits = { minBytes: 10_000, maxBytes: 40_000, cutEvery: 4 };
 
 async function packsOf(blocks: Buffer[]) {
   const byHash = new Map(blocks.map((b) => [sha(b), b]));
-  return planPacks([...byHash.keys()], async (h) => byHash.get(h)!, limits);
+  return planPacks([...byHash.keys()].map((hash) => ({ hash })), async (h) => byHash.get(h)!, limits);
 }
 
 describe("pack layout", () => {
@@ -38,6 +38,12 @@ describe("pack layout", () => {
     const same = b.filter((p) => a.some((q) => q.digest === p.digest)).length;
     expect(same).toBeGreaterThanOrEqual(b.length - 2);
     expect(same).toBeLessThan(b.length);
+  });
+
+  it("a pack ends where the section ends (the resume state apart from the disks), however small", async () => {
+    const blocks = Array.from({ length: 10 }, (_, i) => block(`s${i}`, 100));
+    const packs = await planPacks(blocks.map((b, i) => ({ hash: sha(b), section: i < 3 ? 0 : 2 })), async (h) => blocks.find((b) => sha(b) === h)!, limits);
+    expect(packs.map((p) => p.blocks.length)).toEqual([3, 7]);
   });
 
   it("a pack ends at the size cap whatever the hashes say, and never before the minimum", () => {

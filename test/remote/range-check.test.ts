@@ -25,13 +25,20 @@ describe("range checks", () => {
 
   it("status lines: kinds, and Retry-After only on 429 and 503", () => {
     expect(checkHeaders(404, {}, { maxBytes: 1 })).toMatchObject({ kind: "not-found" });
-    expect(checkHeaders(503, { "retry-after": "3" }, { maxBytes: 1 })).toEqual({ kind: "server", reason: "server error 503", retryAfterMs: 3_000 });
+    expect(checkHeaders(503, { "retry-after": "3" }, { maxBytes: 1 })).toEqual({ kind: "server", reason: "server error 503", retryAfterMs: 3_000, status: 503 });
     expect(checkHeaders(429, { "retry-after": "2" }, { maxBytes: 1 })).toMatchObject({ retryAfterMs: 2_000 });
-    expect(checkHeaders(500, { "retry-after": "3" }, { maxBytes: 1 })).toEqual({ kind: "server", reason: "server error 500" });
+    expect(checkHeaders(500, { "retry-after": "3" }, { maxBytes: 1 })).toEqual({ kind: "server", reason: "server error 500", status: 500 });
+    expect(checkHeaders(403, {}, { maxBytes: 1 })).toEqual({ kind: "refused", reason: "answered 403", status: 403 });
     expect(checkHeaders(416, {}, range(0, 9))).toMatchObject({ kind: "refused" });
     expect(checkHeaders(206, partial("bytes 0-9/10"), { maxBytes: 10 })?.reason).toMatch(/answered 206 to a plain request/);
     expect(checkHeaders(200, { "content-encoding": "gzip" }, { maxBytes: 10 })?.reason).toMatch(/gzip-encoded/);
     expect(checkHeaders(200, { "content-length": "11" }, { maxBytes: 10 })).toMatchObject({ kind: "too-large" });
+  });
+
+  it("a 200 for a range is taken whole only when the caller can use a whole file (a registry's pack), up to its size", () => {
+    expect(checkHeaders(200, { "content-length": "100" }, { ...range(0, 9), wholeIfIgnored: 100 })).toBeUndefined();
+    expect(checkHeaders(200, { "content-length": "101" }, { ...range(0, 9), wholeIfIgnored: 100 })).toMatchObject({ kind: "too-large" });
+    expect(checkHeaders(200, { "content-length": "100" }, range(0, 9))?.reason).toMatch(/ignores Range/);
   });
 
   it("after the body: its length must be what was announced", () => {

@@ -26,4 +26,12 @@ describe("redirect policy", () => {
     expect(nextHop(from, 302, "http://b.example/f", 0, 3)).toMatchObject({ reason: expect.stringMatching(/another server over plain http/) });
     expect(nextHop(from, 301, "https://b.example/f", 0, 3)).toEqual({ url: new URL("https://b.example/f") });
   });
+
+  it("plain http between two servers of this machine crosses no network: followed, without the Authorization", () => {
+    const local = { url: new URL("http://127.0.0.1:5000/v2/a/blobs/x"), authorization: "Bearer t" };
+    expect(nextHop(local, 307, "http://127.0.0.1:9000/bucket/x", 0, 3)).toEqual({ url: new URL("http://127.0.0.1:9000/bucket/x") });
+    expect(nextHop(local, 307, "http://localhost:9000/x", 0, 3)).toEqual({ url: new URL("http://localhost:9000/x") });
+    expect(nextHop(local, 307, "http://storage.example/x", 0, 3)).toMatchObject({ reason: expect.stringMatching(/another server over plain http/) });
+    expect(nextHop({ url: new URL("http://a.example/f") }, 307, "http://127.0.0.1/x", 0, 3)).toMatchObject({ kind: "protocol" });
+  });
 });
