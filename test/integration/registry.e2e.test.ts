@@ -89,6 +89,12 @@ describe.skipIf(!REGISTRY)("publish to and pull from an OCI registry (issue 16)"
       expect(again.result).toMatchObject({ uploadedBytes: 0, reused: first.blobs });
     });
 
+    it("another repository of the registry gets the blobs by a mount, without uploading them", async () => {
+      const r = await vmsfx(["publish", path.join(work, "v1.vmsfx"), "--to", `oci://${open.host}/mirror/hello:1`, "--insecure", "--mount-from", "vmsfx/hello", "--json"]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout.trim().split("\n").pop()!)).toMatchObject({ uploadedBytes: 0, reused: first.blobs });
+    });
+
     it("a thin bundle packed against the tag pulls its blocks from the registry and runs", async () => {
       const t = await thin(v1, `oci://${open.host}/vmsfx/hello:stable`, "thin");
       expect(t.code, t.stderr).toBe(0);
