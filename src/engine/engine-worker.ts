@@ -6,7 +6,7 @@ import { createDiskProxy, type DiskProxies } from "./v86-disk";
 import { captureState, changedBlocks, FRESH_DIRTY_LIMIT, guestMemoryView, svgaMemoryView, viewIsZero, writeBlocks, zeroAbsent } from "./v86-memory";
 import { tapScreen, type ScreenTap } from "./v86-screen";
 import { ByteQueue } from "./byte-queue";
-import { GuestNetwork, networkMissing, nicOptions } from "./v86-network";
+import { GuestNetwork, nicOptions } from "./v86-network";
 import {
   checkV86Internals,
   cpuOf,

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import type { ChildProcessWithoutNullStreams } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import * as http from "node:http";
 import * as os from "node:os";
@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { CLI, ROOT, vmsfx } from "../helpers/cli";
 import { DEADLINE } from "../helpers/deadlines";
+import { launchWithGui } from "../helpers/gui-launch";
 import { hostTool } from "../helpers/host-tools";
 
 /**
@@ -53,26 +54,6 @@ function upgradeStatus(url: string, origin: string): Promise<number> {
   });
 }
 
-/** Starts a launcher with --gui --json and waits for the page's address. */
-async function launchWithGui(cmd: string, args: string[], cwd = ROOT, env?: NodeJS.ProcessEnv) {
-  const child = spawn(cmd, args, { cwd, env: env ?? process.env });
-  const exited = new Promise<number | null>((resolve) => child.on("close", resolve));
-  child.stdout.resume();
-  let stderr = "";
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no address printed; stderr: ${stderr}`)), DEADLINE.launch);
-    child.stderr.on("data", (d) => {
-      stderr += d;
-      const m = stderr.match(/vmsfx-gui (\{.*\})/);
-      if (m) {
-        clearTimeout(timer);
-        resolve(JSON.parse(m[1]).url);
-      }
-    });
-    child.on("close", () => reject(new Error(`exited before printing an address; stderr: ${stderr}`)));
-  });
-  return { child, url, exited, stderr: () => stderr };
-}
 
 function launchChromium(profile: string): Promise<BrowserContext> {
   return chromium.launchPersistentContext(profile, {

@@ -1,11 +1,12 @@
-import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import type { ChildProcessWithoutNullStreams } from "node:child_process";
 import { rmSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
-import { CLI, ROOT } from "../helpers/cli";
+import { CLI } from "../helpers/cli";
 import { builtApp, canBuildDebianApps, resumeKind, type BuiltApp } from "../helpers/app-sample";
 import { DEADLINE } from "../helpers/deadlines";
+import { launchWithGui } from "../helpers/gui-launch";
 import { hostTool } from "../helpers/host-tools";
 
 /**
@@ -63,28 +64,6 @@ function nanoScreenProblem(s: Rendered): string {
   return problems.length ? `${problems.join("; ")} (${s.rows}x${s.cols}):\n${s.lines.join("\n")}` : "";
 }
 
-/** `vmsfx run BUNDLE --gui --json --no-browser` with pipes for stdio (no terminal), and the page's address. */
-async function launchWithGui(bundle: string, state: string) {
-  const child = spawn(process.execPath, [CLI, "run", bundle, "--gui", "--json", "--no-browser", "--state-dir", state], { cwd: ROOT });
-  const exited = new Promise<number | null>((resolve) => child.on("close", resolve));
-  // What the launcher passes on to its own (piped) output: nano's escapes, for knowing it has drawn.
-  let stdout = "";
-  child.stdout.on("data", (d: Buffer) => (stdout += d.toString("latin1")));
-  let stderr = "";
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no address printed; stderr: ${stderr}`)), DEADLINE.launch);
-    child.stderr.on("data", (d) => {
-      stderr += d;
-      const m = stderr.match(/vmsfx-gui (\{.*\})/);
-      if (m) {
-        clearTimeout(timer);
-        resolve(JSON.parse(m[1]).url);
-      }
-    });
-    child.on("close", () => reject(new Error(`exited before printing an address; stderr: ${stderr}`)));
-  });
-  return { child, url, exited, stderr: () => stderr, stdout: () => stdout };
-}
 
 /**
  * Until nano has drawn its first screen (its help lines). The page is opened only then: a size
@@ -135,7 +114,7 @@ describe.skipIf(!CHROMIUM || !canBuild)("a full-screen editor (nano) in the brow
   });
 
   it("draws nano at the pane's size, redraws it at a new size, and saves what was typed into it", async () => {
-    const run = await launchWithGui(app.bundle, state);
+    const run = await launchWithGui(process.execPath, [CLI, "run", app.bundle, "--gui", "--json", "--no-browser", "--state-dir", state]);
     children.push(run.child);
     await nanoDrawn(run);
     await page.goto(run.url);
@@ -174,7 +153,7 @@ describe.skipIf(!CHROMIUM || !canBuild)("a full-screen editor (nano) in the brow
     await expect.poll(() => page.locator("#status").textContent(), { timeout: DEADLINE.page }).toMatch(/stopped|closed|shut down|suspended/);
 
     // The next launch opens the saved file: the page shows it in nano, and an unchanged file quits at once.
-    const again = await launchWithGui(app.bundle, state);
+    const again = await launchWithGui(process.execPath, [CLI, "run", app.bundle, "--gui", "--json", "--no-browser", "--state-dir", state]);
     children.push(again.child);
     await nanoDrawn(again);
     await page.goto(again.url);
