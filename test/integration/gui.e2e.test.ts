@@ -5,7 +5,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
-import { CLI, ROOT, vmsfx } from "../helpers/cli";
+import { CLI, vmsfx } from "../helpers/cli";
 import { DEADLINE } from "../helpers/deadlines";
 import { launchWithGui } from "../helpers/gui-launch";
 import { hostTool } from "../helpers/host-tools";
