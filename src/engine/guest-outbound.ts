@@ -36,6 +36,7 @@ const MAX_TCP = 256;
 /** UDP source ports with a host socket at once, and how long an idle one is kept. */
 const MAX_UDP = 128;
 const UDP_IDLE_MS = 60_000;
+const MAX_PEERS = 64;
 /** A host connect that has not succeeded by then is refused to the guest. */
 const CONNECT_TIMEOUT_MS = 30_000;
 const DNS_PORT = 53;
@@ -178,6 +179,8 @@ export class GuestOutbound {
       if (this.udp.size >= MAX_UDP) return;
       flow = this.openFlow(d);
     }
+    // A guest sending from one port to many places (a DNS resolver does) keeps the latest few.
+    if (flow.peers.size >= MAX_PEERS) flow.peers.delete(flow.peers.values().next().value!);
     flow.peers.add(`${ipv4Text(d.dst)}:${d.dport}`);
     this.touch(flow, d.sport);
     flow.socket.send(d.payload, d.dport, this.hostSide(ipv4Text(d.dst)));
