@@ -219,17 +219,29 @@ async function restore(state: Uint8Array): Promise<void> {
   post({ type: "running", agentListening: serialPortOpen(cpuOf(emulator), "uart1") });
 }
 
+/**
+ * VMSFX_TRACE_STOP=1: one stderr line per stage of stopping the guest, with the time. A CI run
+ * once saw a suspend never finish and it could not be reproduced since; the trace says where.
+ */
+const traceStop = process.env.VMSFX_TRACE_STOP ? (stage: string) => process.stderr.write(`vmsfx-stop ${stage} ${Math.round(performance.now())}\n`) : () => {};
+
 async function stopQuiet(): Promise<void> {
+  traceStop("begin");
   // The window stops with the guest: rendering a frame between stop and save would touch VGA state.
   screenTap?.stop();
   screenTap = undefined;
   // Connections do not survive a save: their host sockets are not part of the guest's state.
   network?.close();
+  traceStop("network closed");
   // A disk request in flight or input not yet read by the guest is not part of v86's state.
   // An answered read may issue the next one, so wait until every disk is idle at the same time.
   const proxies = Object.values(disks ?? {}).filter((d) => d !== undefined);
-  while (proxies.some((d) => d.pending() > 0)) await Promise.all(proxies.map((d) => d.settled()));
+  while (proxies.some((d) => d.pending() > 0)) {
+    traceStop(`disks pending ${proxies.map((d) => d.pending()).join(",")}`);
+    await Promise.all(proxies.map((d) => d.settled()));
+  }
   await emulator.stop();
+  traceStop("emulator stopped");
   flushSerial();
 }
 

@@ -58,7 +58,9 @@ export async function saveOnExit(input: SaveOnExitInput): Promise<SaveResult & {
   let consoleInfo = input.bundleManifest.console;
   if (input.kind === "suspended") {
     consoleInfo = { tail: input.consoleLine };
+    traceStop("suspend asked");
     const s = await input.host.suspend(memory.blockSize, vgaMemory.blockSize);
+    traceStop("suspend answered");
     memory = await applied(input.coldBooted ? empty(memory) : memory, s.ram);
     vgaMemory = await applied(input.coldBooted ? empty(vgaMemory) : vgaMemory, s.vga);
     const bs = state.blockSize;
@@ -87,7 +89,13 @@ export async function saveOnExit(input: SaveOnExitInput): Promise<SaveResult & {
     fresh,
     previous: input.previous,
   });
+  traceStop("resume point written");
   return { ...result, ms: Math.round(performance.now() - started) };
+}
+
+/** VMSFX_TRACE_STOP=1: the launcher's side of the stop trace (engine-worker.ts has the guest's). */
+function traceStop(stage: string): void {
+  if (process.env.VMSFX_TRACE_STOP) process.stderr.write(`vmsfx-stop ${stage} ${Math.round(performance.now())}\n`);
 }
 
 /**

@@ -41,7 +41,7 @@ interface Launch {
 
 /** Starts the app with stdin held open (so it runs until told), and waits for its page's address. */
 function launch(bundle: string, args: string[] = ["--publish", "0:80"]): Promise<Launch> {
-  const child = spawn(process.execPath, [CLI, "run", bundle, "--json", "--no-browser", ...args], { cwd: ROOT });
+  const child = spawn(process.execPath, [CLI, "run", bundle, "--json", "--no-browser", ...args], { cwd: ROOT, env: { ...process.env, VMSFX_TRACE_STOP: "1" } });
   let err = "";
   child.stderr.on("data", (d) => (err += d));
   child.stdout.resume();
