@@ -20,6 +20,8 @@ export interface GuestTcp {
   on(event: "probe", fn: (open: boolean) => void): void;
   write(data: Uint8Array): void;
   close(): void;
+  /** Sends (again) the SYN of a connection the host side opens. */
+  connect(): void;
   accept(packet?: unknown): void;
   process(packet: unknown): void;
 }
@@ -68,6 +70,28 @@ export function pipeGuestTcp(socket: net.Socket, conn: GuestTcp): void {
   socket.on("close", () => {
     if (!guestGone) conn.close();
   });
+}
+
+/** Waits between the SYNs into the guest, as a TCP stack's: sent again at 1, 3 and 7 s, the client reset at 15 s. */
+export const SYN_RETRIES_MS = [1000, 2000, 4000, 8000];
+
+/**
+ * v86 sends the SYN of a connection into the guest once, and never again: a guest whose listen
+ * queue was full dropped it, and the client waited forever (seen under a burst of connections).
+ * Sent again at SYN_RETRIES_MS while the guest has not answered; after the last, the client is reset.
+ */
+export function retrySyn(conn: Pick<GuestTcp, "state" | "connect">, socket: Pick<net.Socket, "destroyed" | "resetAndDestroy" | "once">, delays: readonly number[] = SYN_RETRIES_MS): void {
+  let timer: NodeJS.Timeout | undefined;
+  const wait = (i: number) => {
+    timer = setTimeout(() => {
+      if (conn.state !== "syn-sent" || socket.destroyed) return;
+      if (i === delays.length - 1) return void socket.resetAndDestroy();
+      conn.connect();
+      wait(i + 1);
+    }, delays[i]);
+  };
+  wait(0);
+  socket.once("close", () => clearTimeout(timer));
 }
 
 /** The parts of a parsed TCP segment (v86's packet object) this module looks at. */

@@ -1,7 +1,7 @@
 import * as net from "node:net";
 import type { ForwardFailure, PortForward } from "./engine-protocol";
 import { GuestOutbound, type OutboundAdapter } from "./guest-outbound";
-import { pipeGuestTcp, type GuestTcp } from "./guest-tcp-pipe";
+import { pipeGuestTcp, retrySyn, type GuestTcp } from "./guest-tcp-pipe";
 import { OutboundPolicy } from "./outbound-rules";
 
 export { splitFinWithData } from "./guest-tcp-pipe";
@@ -117,6 +117,7 @@ export class GuestNetwork {
     socket.on("close", () => this.sockets.delete(socket));
     // Nothing is read until the guest has accepted: bytes sent before would have nowhere to go.
     pipeGuestTcp(socket, conn);
+    retrySyn(conn, socket);
   }
 }
 

@@ -36,6 +36,7 @@ class FakeConn implements GuestTcp {
   close(): void {
     this.closed++;
   }
+  connect(): void {}
   accept(): void {
     this.accepted++;
     this.state = "established";

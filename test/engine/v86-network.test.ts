@@ -1,5 +1,7 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
+import { EventEmitter } from "node:events";
 import { splitFinWithData } from "../../src/engine/v86-network";
+import { retrySyn } from "../../src/engine/guest-tcp-pipe";
 
 describe("v86's TCP, as the forwards use it", () => {
   it("regression: a guest segment carrying both data and FIN is handed over as its data, then its FIN (v86 dropped the data, cutting every response's end)", () => {
@@ -18,5 +20,31 @@ describe("v86's TCP, as the forwards use it", () => {
     expect(splitFinWithData({ ack: 5 }, fin)).toEqual([fin]);
     expect(splitFinWithData({ ack: 5 }, plain)).toEqual([plain]);
     expect(splitFinWithData({ ack: 5 }, early)).toEqual([early]);
+  });
+
+  it("regression: a SYN the guest dropped (its listen queue full) is sent again, then the client is reset; the client used to wait forever", () => {
+    vi.useFakeTimers();
+    try {
+      const conn = { state: "syn-sent", sent: 0, connect() { this.sent++; } };
+      const socket = Object.assign(new EventEmitter(), { destroyed: false, resets: 0, resetAndDestroy() { this.resets++; this.destroyed = true; } });
+      retrySyn(conn, socket as never, [1000, 2000, 4000, 8000]);
+      vi.advanceTimersByTime(999);
+      expect(conn.sent).toBe(0);
+      vi.advanceTimersByTime(1 + 2000 + 4000);
+      expect(conn.sent).toBe(3);
+      expect(socket.resets).toBe(0);
+      vi.advanceTimersByTime(8000);
+      expect(socket.resets).toBe(1);
+
+      const answered = { state: "syn-sent", sent: 0, connect() { this.sent++; } };
+      const other = Object.assign(new EventEmitter(), { destroyed: false, resets: 0, resetAndDestroy() { this.resets++; } });
+      retrySyn(answered, other as never, [1000, 2000]);
+      answered.state = "established";
+      vi.advanceTimersByTime(10_000);
+      expect(answered.sent).toBe(0);
+      expect(other.resets).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
