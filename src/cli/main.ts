@@ -1,3 +1,4 @@
+import { traceStop } from "../engine/stop-trace";
 import * as zlib from "node:zlib";
 import yargs from "yargs";
 import { VmsfxError } from "../errors";
@@ -49,7 +50,10 @@ export function cli(): void {
   exitQuietlyOnClosedOutput();
   failIfUnfinished();
   main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
+    (code) => {
+      traceStop("exiting");
+      process.exit(code);
+    },
     (e) => process.exit(fail(e)),
   );
 }

@@ -1,3 +1,4 @@
+import { traceStop } from "./stop-trace";
 import { EventEmitter } from "node:events";
 import { Worker } from "node:worker_threads";
 import { VmsfxError, hasTrait, isVmsfxError } from "../errors";
@@ -25,6 +26,8 @@ export interface GuestEvents {
 
 type Waiter = { type: WorkerToHost["type"]; resolve: (m: WorkerToHost) => void };
 type GuestEvent = keyof GuestEvents;
+
+const TERMINATE_WAIT_MS = 5000;
 
 export class GuestHost {
   private readonly worker: Worker;
@@ -172,7 +175,11 @@ export class GuestHost {
   async stop(): Promise<void> {
     if (this.terminated) return;
     this.terminated = true;
-    await this.worker.terminate();
+    traceStop("terminating the engine");
+    // Bounded: whatever the guest's state, it was saved before this; a worker slow to end must
+    // not keep the launcher (and the user's terminal) waiting. process.exit ends it anyway.
+    const ended = await Promise.race([this.worker.terminate().then(() => true), new Promise<false>((r) => setTimeout(() => r(false), TERMINATE_WAIT_MS).unref())]);
+    traceStop(ended ? "engine terminated" : "engine still ending; not waited for");
   }
 
   private send(m: HostToWorker): void {

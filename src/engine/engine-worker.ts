@@ -7,6 +7,7 @@ import { captureState, changedBlocks, FRESH_DIRTY_LIMIT, guestMemoryView, svgaMe
 import { tapScreen, type ScreenTap } from "./v86-screen";
 import { ByteQueue } from "./byte-queue";
 import { GuestNetwork, nicOptions } from "./v86-network";
+import { traceStop } from "./stop-trace";
 import {
   checkV86Internals,
   cpuOf,
@@ -219,12 +220,6 @@ async function restore(state: Uint8Array): Promise<void> {
   post({ type: "running", agentListening: serialPortOpen(cpuOf(emulator), "uart1") });
 }
 
-/**
- * VMSFX_TRACE_STOP=1: one stderr line per stage of stopping the guest, with the time. A CI run
- * once saw a suspend never finish and it could not be reproduced since; the trace says where.
- */
-const traceStop = process.env.VMSFX_TRACE_STOP ? (stage: string) => process.stderr.write(`vmsfx-stop ${stage} ${Math.round(performance.now())}\n`) : () => {};
-
 async function stopQuiet(): Promise<void> {
   traceStop("begin");
   // The window stops with the guest: rendering a frame between stop and save would touch VGA state.
@@ -316,10 +311,12 @@ port.on("message", (m: HostToWorker) => {
       case "outbound":
         return network?.setOutbound(m.allow);
       case "stop":
+        traceStop("worker stop");
         clearInterval(inputTimer);
         network?.close();
         screenTap?.stop();
         await emulator?.destroy?.();
+        traceStop("worker destroyed");
         post({ type: "stopped" });
         return;
     }

@@ -1,3 +1,4 @@
+import { traceStop } from "../engine/stop-trace";
 import yargs from "yargs";
 import { exitQuietlyOnClosedOutput, fail, failIfUnfinished } from "./report-error";
 import { inspectCommand } from "./inspect-command";
@@ -54,7 +55,10 @@ async function main(all: string[]): Promise<number> {
 exitQuietlyOnClosedOutput();
 failIfUnfinished();
 main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
+  (code) => {
+      traceStop("exiting");
+      process.exit(code);
+    },
   (e) => {
     if ((e as { usage?: boolean }).usage) {
       process.stderr.write(`vmsfx: ${(e as Error).message} Run ${process.execPath} --help for usage. [VMSFX_USAGE]\n`);

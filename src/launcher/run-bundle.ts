@@ -1,3 +1,4 @@
+import { traceStop } from "../engine/stop-trace";
 import { VmsfxError } from "../errors";
 import type { EngineAssets } from "../engine/engine-assets";
 import type { DiskSlot, PortForward } from "../engine/engine-protocol";
@@ -88,7 +89,9 @@ export async function runBundle(file: string, assets: EngineAssets, opts: RunOpt
     const saved = await persistSession(host, plan, machine, reason, fe.modes.redo() + fe.screen.currentLine());
     return resultOf(reason, plan, saved, unread, fe.appStatus);
   } finally {
+    traceStop("releasing");
     await owner.dispose();
+    traceStop("released");
   }
 }
 

@@ -1,3 +1,4 @@
+import { traceStop } from "../engine/stop-trace";
 import type { GuestHost } from "../engine/engine-host";
 import type { BlockChange } from "../engine/engine-protocol";
 import { encodeBlock, isAllZero, type StoredCipher } from "../snapshot/block-codec";
@@ -91,11 +92,6 @@ export async function saveOnExit(input: SaveOnExitInput): Promise<SaveResult & {
   });
   traceStop("resume point written");
   return { ...result, ms: Math.round(performance.now() - started) };
-}
-
-/** VMSFX_TRACE_STOP=1: the launcher's side of the stop trace (engine-worker.ts has the guest's). */
-function traceStop(stage: string): void {
-  if (process.env.VMSFX_TRACE_STOP) process.stderr.write(`vmsfx-stop ${stage} ${Math.round(performance.now())}\n`);
 }
 
 /**
