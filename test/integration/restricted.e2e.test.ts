@@ -36,6 +36,9 @@ function refused(r: CliResult, code: string, exit: number): void {
 
 beforeAll(async () => {
   dir = tempDir("vmsfx-restricted-");
+  // The ledger's second copy lives in the user's data folder, keyed by the app: a second run of
+  // the suite on the same capture found the first run's launches there and refused at once.
+  process.env.XDG_DATA_HOME = path.join(dir, "data-home");
   key = path.join(dir, "publisher.key");
   otherKey = path.join(dir, "other.key");
   expect((await vmsfx(["keygen", "-o", key])).code).toBe(0);
