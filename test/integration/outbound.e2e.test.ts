@@ -13,7 +13,7 @@ import { ipv4Number } from "../../src/engine/outbound-rules";
 /**
  * Issue 15, part 3: a guest's way out, as a policy. The app (test/fixtures/apps/outbound, busybox)
  * may reach this host (`host.vmsfx.internal`, made to 127.0.0.1 here) and look up `localhost`,
- * nothing else. Real guest tools (wget, nc, nslookup) talk to real servers on this host: TCP and
+ * nothing else. Real guest tools (wget, nslookup) talk to real servers on this host: TCP and
  * UDP through host sockets, DNS from the host's resolver, refusals as a guest expects them, and
  * the two ways to narrow it: a signed policy and `--no-network`.
  */
