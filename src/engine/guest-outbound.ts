@@ -120,11 +120,12 @@ export class GuestOutbound {
       return;
     }
     const ip = Array.from(dest).join(".");
-    if (this.closed || !this.policy.allowsConnect(ip, conn.sport) || this.sockets.size + this.held.size >= MAX_TCP) return;
+    // v86 calls this only while handling a guest frame (fromGuest keeps it); anything else is refused.
+    if (!this.frame || this.closed || !this.policy.allowsConnect(ip, conn.sport) || this.sockets.size + this.held.size >= MAX_TCP) return;
     // Holding the SYN (no answer) until the host's own connect succeeds lets a refusal out there
     // be a refusal in here, instead of a connection that opens and then breaks.
     this.adapter.tcp_conn[tuple] = conn;
-    const h: HeldSyn = { conn, frame: this.frame!.slice() };
+    const h: HeldSyn = { conn, frame: this.frame.slice() };
     this.held.set(tuple, h);
     const socket = net.connect({ host: this.hostSide(ip), port: conn.sport, allowHalfOpen: true, timeout: CONNECT_TIMEOUT_MS });
     this.sockets.add(socket);

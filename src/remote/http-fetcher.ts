@@ -185,11 +185,11 @@ export class HttpFetcher {
         const s = this.signal(signal);
         let manifestBytes: Buffer;
         let signature: Buffer | undefined;
+        let remote = r.spec.url;
         if (r.spec.kind === "oci") {
           // A registry's tag moves to each new version: the reference pinned to what it names now is this version's server.
           const got = await this.ociOf(r).latest(s);
-          if (verify && !safely(() => verify(got.manifestBytes, got.signature))) throw new RemoteError("mismatch", r.spec.url, "sent a manifest that does not match this app's");
-          return { manifestBytes: got.manifestBytes, signature: got.signature, remote: got.pinned };
+          [manifestBytes, signature, remote] = [got.manifestBytes, got.signature, got.pinned];
         } else if (r.spec.kind === "bundle") {
           const b = await this.bundleOf(r);
           [manifestBytes, signature] = [await b.readManifest(s), await b.readSignature(s)];
@@ -201,7 +201,7 @@ export class HttpFetcher {
           );
         }
         if (verify && !safely(() => verify(manifestBytes, signature))) throw new RemoteError("mismatch", r.spec.url, "sent a manifest that does not match this app's");
-        return { manifestBytes, signature, remote: r.spec.url };
+        return { manifestBytes, signature, remote };
       } catch (e) {
         failures.push(this.failed(r, e, signal));
       }

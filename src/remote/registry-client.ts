@@ -84,7 +84,7 @@ export class RegistryClient {
       } catch (e) {
         // `once`: a request that may have half reached the registry (an upload's chunk) is not sent again blindly.
         if (e instanceof RemoteError && e.retryable && !r.once && attempt < RETRIES) {
-          await sleep(backoffDelay(attempt, { backoffMs: 300, backoffMaxMs: 4000 }), r.signal);
+          await sleep(backoffDelay(attempt, BACKOFF), r.signal);
           continue;
         }
         throw e;
@@ -100,11 +100,7 @@ export class RegistryClient {
           continue;
         }
       }
-      const wait = retryWait(res);
-      if (wait !== undefined && wait <= MAX_RETRY_WAIT_MS && attempt < RETRIES) {
-        await sleep(Math.max(wait, backoffDelay(attempt, { backoffMs: 300, backoffMaxMs: 4000 })), r.signal);
-        continue;
-      }
+      if (await waitedToRetry(res, attempt, r.signal)) continue;
       throw registryError(res, this.where, r.what, await this.credentialSource());
     }
   }
@@ -137,14 +133,20 @@ export class RegistryClient {
         if (!token) throw new RemoteError("protocol", url, "answered without a token");
         return token;
       }
-      const wait = retryWait(res);
-      if (wait !== undefined && wait <= MAX_RETRY_WAIT_MS && attempt < RETRIES) {
-        await sleep(Math.max(wait, backoffDelay(attempt, { backoffMs: 300, backoffMaxMs: 4000 })));
-        continue;
-      }
+      if (await waitedToRetry(res, attempt)) continue;
       throw registryError(res, this.where, "a token", creds?.source);
     }
   }
+}
+
+const BACKOFF = { backoffMs: 300, backoffMaxMs: 4000 };
+
+/** Waits before asking again when the answer is worth it (5xx, a 429 whose Retry-After is short) and tries remain; false otherwise. */
+async function waitedToRetry(res: RegistryResponse, attempt: number, signal?: AbortSignal): Promise<boolean> {
+  const wait = retryWait(res);
+  if (wait === undefined || wait > MAX_RETRY_WAIT_MS || attempt >= RETRIES) return false;
+  await sleep(Math.max(wait, backoffDelay(attempt, BACKOFF)), signal);
+  return true;
 }
 
 /** How long to wait before asking again, for answers worth asking again (5xx, 429); else undefined. */
