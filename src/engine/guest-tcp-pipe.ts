@@ -1,20 +1,16 @@
 import type * as net from "node:net";
+import { GuestTcpRecovery, type RecoverableTcp } from "./guest-tcp-recovery";
 
 /**
  * One host socket joined to one of v86's TCP connections, whichever side opened it: a forwarded
  * port (the host's client, into the guest) or the guest's own outbound connection (out through a
- * host socket). Flow control, half-close and the two v86 bugs worked around live here once.
+ * host socket). Flow control, half-close and the v86 bugs worked around (here and in
+ * guest-tcp-recovery.ts) live here once.
  */
 
 /** The part of v86's TCPConnection (src/browser/fake_network.js) used here. */
-export interface GuestTcp {
-  state: string;
+export interface GuestTcp extends RecoverableTcp {
   tuple: string;
-  /** The guest-facing side's port: for a connection the guest opened, the port it asked for. */
-  sport: number;
-  /** The next sequence number expected from the guest. */
-  ack: number;
-  send_buffer: { length: number };
   on(event: "connect" | "close" | "shutdown", fn: () => void): void;
   on(event: "data", fn: (data: Uint8Array) => void): void;
   on(event: "probe", fn: (open: boolean) => void): void;
@@ -41,8 +37,13 @@ export function pipeGuestTcp(socket: net.Socket, conn: GuestTcp): void {
   socket.pause();
   socket.setNoDelay(true);
   let guestGone = false;
+  const recovery = new GuestTcpRecovery(conn, () => {
+    guestGone = true;
+    if (!socket.destroyed) socket.resetAndDestroy();
+  });
   const process = conn.process.bind(conn);
   conn.process = (packet) => {
+    if (recovery.intercept(packet as GuestSegment)) return;
     for (const part of splitFinWithData(conn, packet as GuestSegment)) process(part);
     // v86 ends a connection we closed first (FIN_WAIT_2, then the guest's FIN) without an event.
     if (conn.state === "closed" && !guestGone) {
@@ -50,6 +51,7 @@ export function pipeGuestTcp(socket: net.Socket, conn: GuestTcp): void {
       socket.end();
     }
     if (socket.isPaused() && conn.state !== "syn-sent" && conn.send_buffer.length < GUEST_QUEUE_LOW) socket.resume();
+    recovery.watch();
   };
   if (conn.state === "established") socket.resume();
   else conn.on("connect", () => socket.resume());
@@ -58,17 +60,24 @@ export function pipeGuestTcp(socket: net.Socket, conn: GuestTcp): void {
   conn.on("shutdown", () => socket.end());
   conn.on("close", () => {
     guestGone = true;
+    recovery.stop();
     socket.resetAndDestroy();
   });
   socket.on("data", (chunk: Buffer) => {
     conn.write(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
     if (conn.send_buffer.length > GUEST_QUEUE_HIGH) socket.pause();
+    recovery.watch();
   });
   // The host side half-closed: the guest gets a FIN once what it was sent is acknowledged.
-  socket.on("end", () => conn.close());
+  socket.on("end", () => {
+    conn.close();
+    recovery.watch();
+  });
   socket.on("error", () => undefined);
   socket.on("close", () => {
     if (!guestGone) conn.close();
+    // The FIN (or the data before it) still reaches the guest, or the guest's side is reset.
+    recovery.watch();
   });
 }
 
@@ -96,7 +105,7 @@ export function retrySyn(conn: Pick<GuestTcp, "state" | "connect">, socket: Pick
 
 /** The parts of a parsed TCP segment (v86's packet object) this module looks at. */
 interface GuestSegment {
-  tcp: { fin?: boolean; seq: number };
+  tcp: { fin?: boolean; syn?: boolean; ack?: boolean; seq: number };
   tcp_data: Uint8Array;
 }
 

@@ -5,6 +5,8 @@
  * sockets) and hands answers back as frames built here.
  */
 
+import { ETH, ETHERTYPE_IPV4, IP_PAYLOAD, ipv4Frame } from "./ipv4-frame";
+
 export interface UdpDatagram {
   /** The guest's MAC (a reply's destination). */
   mac: Uint8Array;
@@ -15,8 +17,6 @@ export interface UdpDatagram {
   payload: Uint8Array;
 }
 
-const ETH = 14;
-const ETHERTYPE_IPV4 = 0x0800;
 const PROTO_UDP = 17;
 
 /** The datagram a frame carries, or undefined for any other frame (and for IP fragments: not reassembled). */
@@ -41,37 +41,14 @@ export function parseUdpFrame(frame: Uint8Array): UdpDatagram | undefined {
   };
 }
 
-function checksum(bytes: Uint8Array): number {
-  let sum = 0;
-  for (let i = 0; i + 1 < bytes.length; i += 2) sum += (bytes[i] << 8) | bytes[i + 1];
-  if (bytes.length & 1) sum += bytes[bytes.length - 1] << 8;
-  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
-  return ~sum & 0xffff;
-}
-
-let ipId = 0;
-
 /** A frame from `routerMac` to the guest carrying one datagram (UDP checksum 0: none, which IPv4 allows). */
 export function udpFrame(routerMac: Uint8Array, d: UdpDatagram): Uint8Array {
-  const total = 20 + 8 + d.payload.length;
-  const out = new Uint8Array(ETH + total);
+  const out = ipv4Frame({ dstMac: d.mac, srcMac: routerMac, src: d.src, dst: d.dst, proto: PROTO_UDP }, 8 + d.payload.length);
   const v = new DataView(out.buffer);
-  out.set(d.mac, 0);
-  out.set(routerMac, 6);
-  v.setUint16(12, ETHERTYPE_IPV4);
-  out[ETH] = 0x45;
-  v.setUint16(ETH + 2, total);
-  v.setUint16(ETH + 4, (ipId = (ipId + 1) & 0xffff));
-  v.setUint16(ETH + 6, 0x4000); // don't fragment
-  out[ETH + 8] = 64;
-  out[ETH + 9] = PROTO_UDP;
-  v.setUint32(ETH + 12, d.src);
-  v.setUint32(ETH + 16, d.dst);
-  v.setUint16(ETH + 10, checksum(out.subarray(ETH, ETH + 20)));
-  v.setUint16(ETH + 20, d.sport);
-  v.setUint16(ETH + 22, d.dport);
-  v.setUint16(ETH + 24, 8 + d.payload.length);
-  out.set(d.payload, ETH + 28);
+  v.setUint16(IP_PAYLOAD, d.sport);
+  v.setUint16(IP_PAYLOAD + 2, d.dport);
+  v.setUint16(IP_PAYLOAD + 4, 8 + d.payload.length);
+  out.set(d.payload, IP_PAYLOAD + 8);
   return out;
 }
 

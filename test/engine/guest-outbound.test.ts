@@ -21,6 +21,14 @@ const routerMac = Uint8Array.from([0x52, 0x54, 0, 1, 2, 3]);
 class FakeConn implements GuestTcp {
   state = "syn-received";
   ack = 1;
+  seq = 1338;
+  winsize = 64240;
+  hsrc = routerMac;
+  hdest = guestMac;
+  psrc = ROUTER;
+  pdest = Uint8Array.from([192, 168, 86, 100]);
+  dport = 40000;
+  net = { receive: () => undefined };
   send_buffer = { length: 0 };
   readonly written: Buffer[] = [];
   readonly handlers: Record<string, (...a: unknown[]) => void> = {};
@@ -37,6 +45,8 @@ class FakeConn implements GuestTcp {
     this.closed++;
   }
   connect(): void {}
+  pump(): void {}
+  release(): void {}
   accept(): void {
     this.accepted++;
     this.state = "established";
