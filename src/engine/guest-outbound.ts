@@ -3,6 +3,7 @@ import * as dns from "node:dns";
 import * as net from "node:net";
 import { DNS_TYPE_A, dnsAnswer, parseDnsQuery, RCODE, type DnsQuery } from "./dns-message";
 import { pipeGuestTcp, type GuestTcp } from "./guest-tcp-pipe";
+import { ipv4FromBytes } from "./ipv4-frame";
 import { ipv4Number, type OutboundPolicy } from "./outbound-rules";
 import { ipv4Text, parseUdpFrame, udpFrame, type UdpDatagram } from "./udp-frame";
 
@@ -73,7 +74,7 @@ export class GuestOutbound {
     private policy: OutboundPolicy,
     private readonly lookup: (name: string) => Promise<number[]> = hostLookup,
   ) {
-    this.router = ipv4Number(Array.from(adapter.router_ip).join("."))!;
+    this.router = ipv4FromBytes(adapter.router_ip);
     policy.learn(HOST_ALIAS, this.router);
     this.send = adapter.send.bind(adapter);
     adapter.send = (frame) => this.fromGuest(frame);

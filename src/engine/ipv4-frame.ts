@@ -61,6 +61,6 @@ export function ipv4Frame(e: Ipv4Envelope, payloadLength: number): Uint8Array {
 export const IP_PAYLOAD = ETH + IPV4_HEADER;
 
 /** Four address bytes (v86 keeps addresses as Uint8Array) as one number. */
-export function ipv4Number(bytes: Uint8Array): number {
+export function ipv4FromBytes(bytes: Uint8Array): number {
   return ((bytes[0] << 24) | (bytes[1] << 16) | (bytes[2] << 8) | bytes[3]) >>> 0;
 }

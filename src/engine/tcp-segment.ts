@@ -1,4 +1,4 @@
-import { inetChecksum, IP_PAYLOAD, ipv4Frame, ipv4Number, pseudoHeaderSum } from "./ipv4-frame";
+import { inetChecksum, IP_PAYLOAD, ipv4Frame, ipv4FromBytes, pseudoHeaderSum } from "./ipv4-frame";
 
 /**
  * One TCP segment from the host's side of a v86 connection to the guest, for the segments v86
@@ -30,8 +30,8 @@ export interface TcpSegment {
 }
 
 export function tcpSegmentFrame(c: TcpEndpoints, s: TcpSegment): Uint8Array {
-  const src = ipv4Number(c.psrc);
-  const dst = ipv4Number(c.pdest);
+  const src = ipv4FromBytes(c.psrc);
+  const dst = ipv4FromBytes(c.pdest);
   const out = ipv4Frame({ dstMac: c.hdest, srcMac: c.hsrc, src, dst, proto: PROTO_TCP }, TCP_HEADER);
   const v = new DataView(out.buffer);
   const t = IP_PAYLOAD;

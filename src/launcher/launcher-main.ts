@@ -56,9 +56,9 @@ exitQuietlyOnClosedOutput();
 failIfUnfinished();
 main(process.argv.slice(2)).then(
   (code) => {
-      traceStop("exiting");
-      process.exit(code);
-    },
+    traceStop("exiting");
+    process.exit(code);
+  },
   (e) => {
     if ((e as { usage?: boolean }).usage) {
       process.stderr.write(`vmsfx: ${(e as Error).message} Run ${process.execPath} --help for usage. [VMSFX_USAGE]\n`);
